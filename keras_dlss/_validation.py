@@ -1,0 +1,134 @@
+"""Boundary checks shared by every public function (internal).
+
+Errors follow the Keras convention: name the argument and quote the value,
+``"Argument `beam_width` must be >= 1. Received: beam_width=0"``.
+
+Data-dependent checks (ids in range, mask right-padded, NaN) can only run on
+concrete values: `concrete_value` returns a NumPy array eagerly and ``None``
+while tracing (``tf.function``, ``jax.jit``), so the same public function stays
+XLA-compilable and still validates eager calls.
+"""
+
+import numpy as np
+
+
+def concrete_value(x):
+    """Returns `x` as a NumPy array when it has a concrete value, else None."""
+    if x is None:
+        return None
+    if isinstance(x, (np.ndarray, np.generic, int, float, bool, list, tuple)):
+        return np.asarray(x)
+    if hasattr(x, "numpy"):
+        try:
+            return np.asarray(x.numpy())
+        except Exception:  # symbolic TF tensor inside tf.function
+            return None
+    try:
+        return np.asarray(x)
+    except Exception:  # JAX tracer, Keras symbolic tensor
+        return None
+
+
+def _shape_str(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def check_rank(name, x, rank):
+    """Raises ValueError unless `x` has rank `rank` (an int or tuple of ints)."""
+    ranks = (rank,) if isinstance(rank, int) else tuple(rank)
+    shape = tuple(x.shape)
+    if len(shape) not in ranks:
+        expected = " or ".join(str(r) for r in ranks)
+        raise ValueError(
+            f"Argument `{name}` must have rank {expected}. "
+            f"Received: {name}.shape={_shape_str(shape)}"
+        )
+
+
+def check_dims_match(name, x, axis, expected, other_desc):
+    """Raises ValueError when a static dim of `x` differs from `expected`."""
+    dim = x.shape[axis]
+    if dim is not None and expected is not None and int(dim) != int(expected):
+        raise ValueError(
+            f"Argument `{name}` has {dim} at axis {axis}, which does not match "
+            f"{other_desc} ({expected}). Received: {name}.shape={_shape_str(x.shape)}"
+        )
+
+
+def check_positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(
+            f"Argument `{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_range(name, value, low=None, high=None, *, low_inclusive=True, high_inclusive=True):
+    """Raises ValueError unless `low <= value <= high` (bounds optional/exclusive)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Argument `{name}` must be a number. Received: {name}={value!r}") from None
+    ok = not np.isnan(v)
+    if ok and low is not None:
+        ok = v >= low if low_inclusive else v > low
+    if ok and high is not None:
+        ok = v <= high if high_inclusive else v < high
+    if not ok:
+        lo = "(-inf" if low is None else ("[" if low_inclusive else "(") + f"{low}"
+        hi = "inf)" if high is None else f"{high}" + ("]" if high_inclusive else ")")
+        raise ValueError(f"Argument `{name}` must be in {lo}, {hi}. Received: {name}={value!r}")
+    return value
+
+
+def check_one_of(name, value, options):
+    if value not in options:
+        raise ValueError(
+            f"Argument `{name}` must be one of {sorted(options)}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_ids_in_range(name, ids, upper):
+    """Eager-only: every id in `ids` lies in [0, upper)."""
+    arr = concrete_value(ids)
+    if arr is None or arr.size == 0:
+        return
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi >= upper:
+        bad = lo if lo < 0 else hi
+        raise ValueError(
+            f"Argument `{name}` must hold ids in [0, {upper}). Received: {name} containing {bad}"
+        )
+
+
+def check_finite(name, x):
+    """Eager-only: `x` holds no NaN or infinity."""
+    arr = concrete_value(x)
+    if arr is None or not np.issubdtype(arr.dtype, np.floating):
+        return
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"Argument `{name}` must be finite. Received: {name} containing NaN or inf")
+
+
+def check_right_padded(name, mask):
+    """Eager-only: each row of a [B, T] mask is ones then zeros (no holes, no left padding)."""
+    arr = concrete_value(mask)
+    if arr is None or arr.size == 0:
+        return
+    m = arr.astype(bool)
+    lengths = m.sum(axis=-1)
+    expected = np.arange(m.shape[-1])[None, :] < lengths[..., None]
+    if not np.array_equal(m, expected):
+        row = int(np.argwhere(np.any(m != expected, axis=-1))[0][0])
+        raise ValueError(
+            f"Argument `{name}` must be right-padded (ones then zeros in each row). "
+            f"Received: {name}[{row}]={m[row].astype(int).tolist()}"
+        )
+
+
+def check_nonempty_batch(name, x):
+    if x.shape and x.shape[0] == 0:
+        raise ValueError(
+            f"Argument `{name}` must have a non-empty batch. Received: {name}.shape={_shape_str(x.shape)}"
+        )

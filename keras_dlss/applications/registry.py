@@ -1,0 +1,37 @@
+"""Registry of CLI applications: name -> lazily imported `Task` subclass.
+
+Modules are imported only when a task is requested, so `keras-dlss list` and
+`import keras_dlss.applications` do not pay for every application.
+"""
+
+import importlib
+
+from keras_dlss.applications.base import Task
+
+_TASKS: dict[str, str] = {
+    "mlp": "keras_dlss.applications.mlp:MLPTask",
+}
+
+
+def register_task(name: str, target) -> None:
+    """Registers a `Task` subclass (or a "module:Class" string) under `name`."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Argument `name` must be a non-empty string. Received: name={name!r}")
+    _TASKS[name] = target
+
+
+def task_names() -> list[str]:
+    return sorted(_TASKS)
+
+
+def get_task(name: str) -> Task:
+    """Returns an instance of the task registered as `name`."""
+    if name not in _TASKS:
+        raise ValueError(
+            f"Unknown application {name!r}. Available: {', '.join(task_names())}. Received: name={name!r}"
+        )
+    target = _TASKS[name]
+    if isinstance(target, str):
+        module_name, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module_name), attr)
+    return target()

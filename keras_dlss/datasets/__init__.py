@@ -1,0 +1,3 @@
+"""keras_dlss.datasets: public exports (each listed in `__all__`)."""
+
+__all__ = []

@@ -1,0 +1,27 @@
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "shared", "data")
+
+
+@pytest.fixture(autouse=True)
+def _isolate_keras_state():
+    """Fixed seeds per test; dtype policy restored so one test cannot leak mixed precision."""
+    keras.utils.set_random_seed(0)
+    yield
+    keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir():
+    """Path to ../shared/data, or skip when the folder is absent (users won't have it)."""
+    path = os.path.abspath(SHARED_DATA)
+    if not os.path.isdir(path):
+        pytest.skip(f"shared data folder not found at {path}")
+    return path
