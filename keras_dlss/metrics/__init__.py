@@ -1,3 +1,5 @@
 """keras_dlss.metrics: public exports (each listed in `__all__`)."""
 
-__all__ = []
+from keras_dlss.metrics.sharpness import sharpness
+
+__all__ = ["sharpness"]

@@ -1,3 +1,5 @@
 """keras_dlss.optimizers: public exports (each listed in `__all__`)."""
 
-__all__ = []
+from keras_dlss.optimizers.sam import SAM, SAMModel, sam_perturbation
+
+__all__ = ["SAM", "SAMModel", "sam_perturbation"]
