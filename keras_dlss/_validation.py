@@ -68,7 +68,9 @@ def check_range(name, value, low=None, high=None, *, low_inclusive=True, high_in
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"Argument `{name}` must be a number. Received: {name}={value!r}") from None
+        raise ValueError(
+            f"Argument `{name}` must be a number. Received: {name}={value!r}"
+        ) from None
     ok = not np.isnan(v)
     if ok and low is not None:
         ok = v >= low if low_inclusive else v > low
@@ -108,7 +110,9 @@ def check_finite(name, x):
     if arr is None or not np.issubdtype(arr.dtype, np.floating):
         return
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"Argument `{name}` must be finite. Received: {name} containing NaN or inf")
+        raise ValueError(
+            f"Argument `{name}` must be finite. Received: {name} containing NaN or inf"
+        )
 
 
 def check_right_padded(name, mask):

@@ -1,3 +1,19 @@
-"""keras_dlss.export: public exports (each listed in `__all__`)."""
+"""Exporting to SavedModel and ONNX with parity checks (TensorFlow-specific)."""
 
-__all__ = []
+from keras_dlss.export.artifacts import (
+    FORMATS,
+    export_and_compare,
+    export_model,
+    max_abs_difference,
+    run_onnx,
+    run_saved_model,
+)
+
+__all__ = [
+    "FORMATS",
+    "export_and_compare",
+    "export_model",
+    "max_abs_difference",
+    "run_onnx",
+    "run_saved_model",
+]

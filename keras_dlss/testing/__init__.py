@@ -1,3 +1,5 @@
-"""keras_dlss.testing: public exports (each listed in `__all__`)."""
+"""Conformance testing for Keras layers (TensorFlow-specific parts allowed here)."""
 
-__all__ = []
+from keras_dlss.testing.layer_test import LayerTestError, LayerTestReport, run_layer_test
+
+__all__ = ["LayerTestError", "LayerTestReport", "run_layer_test"]
