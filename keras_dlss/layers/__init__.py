@@ -1,3 +1,7 @@
 """keras_dlss.layers: public exports (each listed in `__all__`)."""
 
-__all__ = []
+from keras_dlss.layers.relative_attention import RelativeMultiHeadAttention
+
+__all__ = [
+    "RelativeMultiHeadAttention",
+]
