@@ -1,3 +1,5 @@
 """keras_dlss.callbacks: public exports (each listed in `__all__`)."""
 
-__all__ = []
+from keras_dlss.callbacks.swa import StochasticWeightAveraging, update_batch_norm
+
+__all__ = ["StochasticWeightAveraging", "update_batch_norm"]
