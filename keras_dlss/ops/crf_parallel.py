@@ -1,0 +1,184 @@
+"""Semiring algebra and the O(log T)-depth tree scans behind the linear-chain CRF.
+
+A linear-chain CRF's forward recursion is a chain of vector-matrix products
+in a semiring: log-sum-exp/plus for the partition function and marginals,
+max/plus for Viterbi. Because the product is associative, the whole chain can
+be evaluated as a balanced tree of matrix-matrix products whose depth is
+``ceil(log2(T))`` (Blelloch's up-sweep/down-sweep prefix scan), trading
+O(T K^2) work for O(T K^3) work with O(log T) sequential depth.
+
+`keras.ops.associative_scan` would express this directly, but on the
+TensorFlow backend it recurses forever inside `tf.function` (keras#22058), so
+the levels are a static Python loop over static shapes.
+
+References:
+    - Blelloch, "Prefix Sums and Their Applications", 1990.
+    - Särkkä & García-Fernández, "Temporal Parallelization of Bayesian
+      Smoothers", IEEE TAC 2021 (https://arxiv.org/abs/1905.13002).
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+# Finite stand-in for log(0): exp() underflows to exactly 0 and sums of a
+# few of them stay far from overflow in float32.
+NEG = -1e4
+
+
+def _log_tiny(dtype):
+    """Smallest normal number of `dtype`: clamps log(0) to a finite value.
+
+    Without the clamp, an underflowed sum gives log(0) = -inf and a NaN
+    gradient (inf * 0) on the backward pass.
+    """
+    return float(np.finfo(np.dtype(keras.backend.standardize_dtype(dtype))).tiny)
+
+
+def log_matvec(alpha, exp_matrix, col_shift):
+    """`log(sum_i exp(alpha[b, i] + M[i, j]))` as a max-shifted exp-space matmul.
+
+    Args:
+        alpha: `[B, K]` log-space vector.
+        exp_matrix: `[K, K]` `exp(M - col_shift)`, precomputed once per sequence.
+        col_shift: `[K]` column maxima of `M`.
+
+    XLA runs this dense matmul far faster than the broadcast log-sum-exp.
+    """
+    m = ops.max(alpha, axis=-1, keepdims=True)
+    s = ops.matmul(ops.exp(alpha - m), exp_matrix)
+    return ops.log(ops.maximum(s, _log_tiny(s.dtype))) + m + col_shift
+
+
+def log_matmul(a, b):
+    """Batched log-space matrix product `log(exp(a) @ exp(b))`, max-shifted."""
+    row = ops.max(a, axis=-1, keepdims=True)
+    col = ops.max(b, axis=-2, keepdims=True)
+    s = ops.matmul(ops.exp(a - row), ops.exp(b - col))
+    return ops.log(ops.maximum(s, _log_tiny(s.dtype))) + row + col
+
+
+def log_vecmat(v, m):
+    """`[..., K] x [..., K, K]` log-sum-exp vector-matrix product."""
+    return ops.squeeze(log_matmul(ops.expand_dims(v, -2), m), -2)
+
+
+def max_vecmat(v, m):
+    """`[..., K] x [..., K, K]` max-plus vector-matrix product."""
+    return ops.max(ops.expand_dims(v, -1) + m, axis=-2)
+
+
+def max_matmul(a, b, chunk=8):
+    """Batched max-plus matrix product, chunked over the inner axis for memory."""
+    k = a.shape[-1]
+    out = None
+    for lo in range(0, k, chunk):
+        part = ops.max(
+            ops.expand_dims(a[..., lo : lo + chunk], -1)
+            + ops.expand_dims(b[..., lo : lo + chunk, :], -3),
+            axis=-2,
+        )
+        out = part if out is None else ops.maximum(out, part)
+    return out
+
+
+def first_argmax(x, axis=-1):
+    """Index of the first maximum along `axis`, as int32.
+
+    Built from `max` and `min` instead of `ops.argmax`, whose TensorFlow
+    lowering uses bit tricks (`Bitcast`) that tf2onnx cannot export.
+    """
+    k = x.shape[axis]
+    mx = ops.max(x, axis=axis, keepdims=True)
+    shape = [1] * len(x.shape)
+    shape[axis] = k
+    iota = ops.reshape(ops.arange(k, dtype="int32"), shape)
+    idx = ops.min(ops.where(x == mx, iota, k), axis=axis)
+    return ops.minimum(idx, k - 1)  # all-NaN rows would give k
+
+
+def identity_matrices(batch_shape, num_tags, dtype):
+    """Log-space identities (0 on the diagonal, NEG elsewhere), shape `batch_shape + [K, K]`."""
+    eye = ops.eye(num_tags, dtype=dtype)
+    ident = (1.0 - eye) * NEG
+    return ops.broadcast_to(ident, tuple(batch_shape) + (num_tags, num_tags))
+
+
+def _pad_to_power_of_two(mats):
+    """Pads `[B, n, K, K]` with identities to `[B, 2^L, K, K]`; returns (mats, L)."""
+    n, k = mats.shape[1], mats.shape[-1]
+    levels = max(0, int(np.ceil(np.log2(n)))) if n > 1 else 0
+    size = 2**levels
+    if size > n:
+        pad = identity_matrices((ops.shape(mats)[0], size - n), k, mats.dtype)
+        mats = ops.concatenate([mats, pad], axis=1)
+    return mats, levels
+
+
+def _pair_products(mats, matmul):
+    """Products of adjacent pairs: `[B, 2m, K, K] -> [B, m, K, K]`."""
+    return matmul(mats[:, 0::2], mats[:, 1::2])
+
+
+def tree_reduce(v0, mats, matmul, vecmat):
+    """`v0 (x) M_1 (x) ... (x) M_n` with a balanced product tree.
+
+    Args:
+        v0: `[B, K]`.
+        mats: `[B, n, K, K]` with a static `n >= 1`.
+        matmul, vecmat: the semiring's products.
+
+    Returns:
+        `[B, K]`.
+    """
+    mats, levels = _pad_to_power_of_two(mats)
+    for _ in range(levels):
+        mats = _pair_products(mats, matmul)
+    return vecmat(v0, mats[:, 0])
+
+
+def tree_prefix(v0, mats, matmul, vecmat):
+    """Inclusive prefixes `v0 (x) M_1 (x) ... (x) M_t` for t = 1..n (Blelloch scan).
+
+    The up-sweep builds block products (matrix-matrix, K^3 each); the
+    down-sweep pushes exclusive-prefix *vectors* back down the tree (K^2 each),
+    so only log2(n) products are ever chained.
+
+    Args:
+        v0: `[B, K]`.
+        mats: `[B, n, K, K]` with a static `n >= 1`.
+
+    Returns:
+        `[B, n, K]`.
+    """
+    n = mats.shape[1]
+    mats, levels = _pad_to_power_of_two(mats)
+    tree = [mats]
+    for _ in range(levels - 1):  # the root product is never needed
+        tree.append(_pair_products(tree[-1], matmul))
+    excl = ops.expand_dims(v0, 1)  # [B, 1, K]: exclusive prefix of the root
+    for level in reversed(range(levels)):
+        left = tree[level][:, 0::2]
+        right_excl = vecmat(excl, left)
+        excl = ops.stack([excl, right_excl], axis=2)
+        excl = ops.reshape(excl, (ops.shape(excl)[0], -1, excl.shape[-1]))
+    return vecmat(excl, mats)[:, :n]
+
+
+def suffix_compose(pointers):
+    """Pointer jumping: `F_k = G_k o G_{k+1} o ... o G_{n-1}` for maps `G_k: [K] -> [K]`.
+
+    Args:
+        pointers: `[B, n, K]` int32, `G_k[j]`.
+
+    Returns:
+        `[B, n, K]` int32 compositions, in ceil(log2(n)) gather levels.
+    """
+    n, k = pointers.shape[1], pointers.shape[2]
+    ident = ops.broadcast_to(ops.arange(k, dtype="int32"), ops.shape(pointers))
+    shift = 1
+    while shift < n:
+        later = ops.concatenate([pointers[:, shift:], ident[:, :shift]], axis=1)
+        pointers = ops.take_along_axis(pointers, later, axis=-1)
+        shift *= 2
+    return pointers
