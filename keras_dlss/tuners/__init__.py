@@ -1,3 +1,13 @@
 """keras_dlss.tuners: public exports (each listed in `__all__`)."""
 
-__all__ = []
+from keras_dlss.tuners.factory import TUNERS, get_tuner
+from keras_dlss.tuners.pbt import PBTOracle, PopulationBasedTraining, pbt_exploit, pbt_explore
+
+__all__ = [
+    "PBTOracle",
+    "PopulationBasedTraining",
+    "TUNERS",
+    "get_tuner",
+    "pbt_exploit",
+    "pbt_explore",
+]
