@@ -1,3 +1,19 @@
 """keras_dlss.datasets: public exports (each listed in `__all__`)."""
 
-__all__ = []
+from keras_dlss.datasets import music
+from keras_dlss.datasets.music import (
+    events_to_midi,
+    load_bach_chorales,
+    midi_to_events,
+    read_midi,
+    write_midi,
+)
+
+__all__ = [
+    "events_to_midi",
+    "load_bach_chorales",
+    "midi_to_events",
+    "music",
+    "read_midi",
+    "write_midi",
+]
