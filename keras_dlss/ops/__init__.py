@@ -1,9 +1,6 @@
 """keras_dlss.ops: public exports (each listed in `__all__`)."""
 
-from keras_dlss.ops.crf import crf_decode
-from keras_dlss.ops.crf import crf_log_likelihood
-from keras_dlss.ops.crf import crf_log_partition
-from keras_dlss.ops.crf import crf_marginals
+from keras_dlss.ops.crf import crf_decode, crf_log_likelihood, crf_log_partition, crf_marginals
 from keras_dlss.ops.crf_constraints import allowed_transitions
 from keras_dlss.ops.relative_attention import relative_position_logits
 

@@ -143,6 +143,26 @@ def _time_major(x):
     return ops.moveaxis(x, 1, 0)
 
 
+def _scan_inputs(emissions, mask, shift):
+    """Time-major `[T, B, K+1]` scan inputs: emissions with the mask as a last column.
+
+    Every scan runs over all T steps, with one step marked invalid (the first
+    for `shift=0`, forward; the last for `shift=1`, where step t reads
+    position t+1, backward): a scan over T-1 steps is empty when T=1 and TF
+    cannot stack an empty list of unknown shape. One packed tensor rather
+    than a tuple: Keras's TF `scan` crashes on several `xs` whose leading
+    dimension is unknown (`NoneType` has no `assert_is_compatible_with`).
+    """
+    packed = ops.concatenate([emissions, ops.cast(mask, emissions.dtype)[..., None]], axis=-1)
+    pad = ops.zeros_like(packed[:, :1])
+    if shift:
+        packed = ops.concatenate([packed[:, 1:], pad], axis=1)
+    else:
+        first = ops.concatenate([packed[:, :1, :-1], pad[..., -1:]], axis=-1)
+        packed = ops.concatenate([first, packed[:, 1:]], axis=1)
+    return _time_major(packed)
+
+
 # ----------------------------------------------------------------------------- scores
 
 
@@ -181,14 +201,13 @@ def _forward_alphas(emissions, transitions, mask, start):
     alpha0 = start + emissions[:, 0]
 
     def step(alpha, inputs):
-        emit, valid = inputs
+        emit, valid = inputs[..., :-1], inputs[..., -1] > 0
         new = par.log_matvec(alpha, exp_trans, col) + emit
         new = ops.where(valid[:, None], new, alpha)
         return new, new
 
-    xs = (_time_major(emissions[:, 1:]), _time_major(mask[:, 1:]))
-    _, alphas = ops.scan(step, alpha0, xs)
-    return ops.concatenate([alpha0[:, None], _time_major(alphas)], axis=1)
+    _, alphas = ops.scan(step, alpha0, _scan_inputs(emissions, mask, 0))
+    return _time_major(alphas)
 
 
 def _backward_betas(emissions, transitions, mask, end):
@@ -198,14 +217,13 @@ def _backward_betas(emissions, transitions, mask, end):
     beta_last = ops.broadcast_to(end, ops.shape(emissions[:, 0]))
 
     def step(beta, inputs):
-        emit, valid = inputs
+        emit, valid = inputs[..., :-1], inputs[..., -1] > 0
         new = par.log_matvec(beta + emit, exp_trans_t, row)
         new = ops.where(valid[:, None], new, beta)
         return new, new
 
-    xs = (_time_major(emissions[:, 1:]), _time_major(mask[:, 1:]))
-    _, betas = ops.scan(step, beta_last, xs, reverse=True)
-    return ops.concatenate([_time_major(betas), beta_last[:, None]], axis=1)
+    _, betas = ops.scan(step, beta_last, _scan_inputs(emissions, mask, 1), reverse=True)
+    return _time_major(betas)
 
 
 def _parallel_alphas(emissions, transitions, mask, start):
@@ -408,7 +426,7 @@ def _viterbi_sequential(emissions, transitions, mask, start, end):
     # back-pointers ride along in the carry (PITFALLS.md).
     def step(carry, inputs):
         delta, _ = carry
-        emit, valid = inputs
+        emit, valid = inputs[..., :-1], inputs[..., -1] > 0
         scores = ops.expand_dims(delta, -1) + transitions  # [B, K_prev, K]
         new = ops.max(scores, axis=1) + emit
         back = par.first_argmax(scores, axis=1)
@@ -417,21 +435,26 @@ def _viterbi_sequential(emissions, transitions, mask, start, end):
         return (new, back), (new, back)
 
     init = (delta0, ops.zeros(ops.shape(delta0), "int32") + iota)
-    xs = (_time_major(emissions[:, 1:]), _time_major(mask[:, 1:]))
-    (last, _), (_, backs) = ops.scan(step, init, xs)
+    (last, _), (_, backs) = ops.scan(step, init, _scan_inputs(emissions, mask, 0))
     final = last + end
     return _backtrace(backs, par.first_argmax(final)), ops.max(final, axis=-1)
 
 
 def _backtrace(backs, last_tag):
-    """Reverse scan over time-major back-pointers `[T-1, B, K]` -> tags `[B, T]`."""
+    """Reverse scan over time-major back-pointers `[T, B, K]` -> tags `[B, T]`.
+
+    `backs[t][j]` is the best tag at t-1 given tag j at t; step t of the scan
+    reads `backs[t+1]` (the identity for the last step, which emits `last_tag`).
+    """
+    ident = ops.zeros_like(backs[:1]) + ops.arange(backs.shape[-1], dtype="int32")
+    backs = ops.concatenate([backs[1:], ident], axis=0)
 
     def step(tag, back):
         prev = ops.take_along_axis(back, tag[:, None], axis=1)[:, 0]
         return prev, prev
 
-    _, earlier = ops.scan(step, last_tag, backs, reverse=True)
-    return ops.concatenate([_time_major(earlier), last_tag[:, None]], axis=1)
+    _, tags = ops.scan(step, last_tag, backs, reverse=True)
+    return _time_major(tags)
 
 
 def _viterbi_parallel(emissions, transitions, mask, start, end):
