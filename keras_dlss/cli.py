@@ -401,9 +401,8 @@ def _trials_table(tuner):
 def _write_table(path, rows):
     import csv
 
-    columns = sorted(
-        {k for r in rows for k in r}, key=lambda k: (k not in ("trial_id", "status", "score"), k)
-    )
+    first = ["trial_id", "status", "score"]
+    columns = first + sorted({k for r in rows for k in r} - set(first))
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
