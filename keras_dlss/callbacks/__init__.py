@@ -1,5 +1,6 @@
 """keras_dlss.callbacks: public exports (each listed in `__all__`)."""
 
+from keras_dlss.callbacks.learning_rate_logger import LearningRateLogger
 from keras_dlss.callbacks.swa import StochasticWeightAveraging, update_batch_norm
 
-__all__ = ["StochasticWeightAveraging", "update_batch_norm"]
+__all__ = ["LearningRateLogger", "StochasticWeightAveraging", "update_batch_norm"]
