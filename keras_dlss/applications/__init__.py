@@ -2,14 +2,24 @@
 
 from keras_dlss.applications.base import Task, TaskData
 from keras_dlss.applications.mlp import MLPClassifier, make_optimizer
+from keras_dlss.applications.music import (
+    MusicTransformer,
+    PerformanceRNN,
+    generate_performance,
+    plot_piano_roll,
+)
 from keras_dlss.applications.registry import get_task, register_task, task_names
 
 __all__ = [
     "MLPClassifier",
+    "MusicTransformer",
+    "PerformanceRNN",
     "Task",
     "TaskData",
+    "generate_performance",
     "get_task",
     "make_optimizer",
+    "plot_piano_roll",
     "register_task",
     "task_names",
 ]

@@ -10,6 +10,8 @@ from keras_dlss.applications.base import Task
 
 _TASKS: dict[str, str] = {
     "mlp": "keras_dlss.applications.mlp:MLPTask",
+    "music-transformer": "keras_dlss.applications.music:MusicTransformerTask",
+    "performance-rnn": "keras_dlss.applications.music:PerformanceRNNTask",
 }
 
 
