@@ -20,6 +20,8 @@ class WrapperModel(keras.Model):
                 f"Argument `model` must be a keras.Model or keras.layers.Layer. Received: model={model!r}"
             )
         self.inner_model = model
+        if model.built:
+            self.built = True
 
     def call(self, inputs, training=None):
         return self.inner_model(inputs, training=training)

@@ -1,0 +1,279 @@
+"""K-FAC: Kronecker-factored approximate curvature for Dense layers.
+
+For a Dense layer `s = a W + b` the Fisher block of `W` is approximated by a
+Kronecker product of two small matrices (Martens & Grosse 2015, eq. 1-3):
+
+    F_W ~= A (x) G,   A = E[a a^T],   G = E[g g^T],   g = dloss_i/ds  (per example)
+
+so the natural-gradient step is `A^-1 grad_W G^-1`; the bias block is
+`grad_b G^-1`. Factors are running averages (`stat_decay`), inverted every
+`inverse_update_freq` steps with factored Tikhonov damping
+`(A + pi sqrt(lambda) I) (x) (G + sqrt(lambda) / pi I)` (section 6.3), and the
+preconditioned step goes through heavy-ball momentum. This uses the empirical
+Fisher (gradients of the actual loss).
+
+The factors need the layer inputs `a` and the gradients w.r.t. the
+pre-activations `s`, which an optimizer never sees: `KFACModel` wraps a
+`keras.Sequential`, recomputes each Dense layer's pre-activation inside its
+training step's tape and hands both to `KFAC.update_curvature` before
+`KFAC.apply`. Variables of other layers get plain momentum SGD.
+
+References:
+    Martens & Grosse, 2015. "Optimizing Neural Networks with Kronecker-factored
+    Approximate Curvature". https://arxiv.org/abs/1503.05671
+"""
+
+import keras
+from keras import ops
+
+from keras_dlss._validation import check_positive_int, check_range
+from keras_dlss.training._wrapper import WrapperModel, require_tensorflow
+
+
+def kfac_factors(a, ds):
+    """The batch estimates of `A` and `G` for one Dense layer.
+
+    Args:
+        a: `[..., in]` layer inputs.
+        ds: `[..., out]` gradients of the (batch-mean) loss w.r.t. the
+            pre-activations. Leading dims are flattened into examples.
+
+    Returns:
+        `(A [in, in], G [out, out])`. `G` is rescaled by the number of examples
+        so that it estimates the second moment of per-example gradients.
+    """
+    a = ops.reshape(a, (-1, ops.shape(a)[-1]))
+    ds = ops.reshape(ds, (-1, ops.shape(ds)[-1]))
+    n = ops.cast(ops.shape(a)[0], a.dtype)
+    return ops.matmul(ops.transpose(a), a) / n, ops.matmul(ops.transpose(ds), ds) * n
+
+
+def damped_inverses(A, G, damping):
+    """Inverses of the factors with factored Tikhonov (pi) damping (M&G 2015, 6.3)."""
+    dim_a, dim_g = A.shape[0], G.shape[0]
+    pi = ops.sqrt((ops.trace(A) / dim_a) / ops.maximum(ops.trace(G) / dim_g, 1e-12))
+    pi = ops.maximum(pi, 1e-8)
+    root = ops.sqrt(ops.cast(damping, A.dtype))
+    A_inv = ops.inv(A + pi * root * ops.eye(dim_a, dtype=A.dtype))
+    G_inv = ops.inv(G + root / pi * ops.eye(dim_g, dtype=G.dtype))
+    return A_inv, G_inv
+
+
+def kfac_precondition(grad, A_inv=None, G_inv=None):
+    """`A^-1 grad G^-1` for a kernel, `grad G^-1` for a bias."""
+    if A_inv is None:
+        return ops.matmul(grad[None, :], G_inv)[0]
+    return ops.matmul(ops.matmul(A_inv, grad), G_inv)
+
+
+@keras.saving.register_keras_serializable(package="keras_dlss")
+class KFAC(keras.optimizers.Optimizer):
+    """K-FAC natural-gradient optimizer for the Dense layers of a `KFACModel`.
+
+    Args:
+        learning_rate: float or schedule. Defaults to `0.01`.
+        damping: float > 0. Tikhonov damping `lambda`. Defaults to `1e-3`.
+        momentum: float in [0, 1). Heavy-ball momentum. Defaults to `0.9`.
+        stat_decay: float in [0, 1). Running-average decay of the factors
+            (the first batch initialises them). Defaults to `0.95`.
+        inverse_update_freq: int >= 1. Steps between factor inversions.
+            Defaults to `10`.
+        name: string. Defaults to `"kfac"`.
+
+    Example:
+
+    ```python
+    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, "tanh"), keras.layers.Dense(8)])
+    model = keras_dlss.optimizers.KFACModel(inner)
+    model.compile(optimizer=keras_dlss.optimizers.KFAC(0.05, damping=1e-2), loss="mse")
+    ```
+
+    References:
+        Martens & Grosse, 2015. https://arxiv.org/abs/1503.05671
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.01,
+        damping=1e-3,
+        momentum=0.9,
+        stat_decay=0.95,
+        inverse_update_freq=10,
+        name="kfac",
+        **kwargs,
+    ):
+        check_range("damping", damping, 0.0, low_inclusive=False)
+        check_range("momentum", momentum, 0.0, 1.0, high_inclusive=False)
+        check_range("stat_decay", stat_decay, 0.0, 1.0, high_inclusive=False)
+        check_positive_int("inverse_update_freq", inverse_update_freq)
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.damping = float(damping)
+        self.momentum = float(momentum)
+        self.stat_decay = float(stat_decay)
+        self.inverse_update_freq = int(inverse_update_freq)
+        self._registered = {}  # variable path -> ("kernel" | "bias", layer name)
+
+    def register_dense_layers(self, layers):
+        """Marks the kernels/biases of `layers` for Kronecker preconditioning."""
+        if self.built:
+            raise RuntimeError("KFAC: register layers before the optimizer is built.")
+        for layer in layers:
+            self._registered[layer.kernel.path] = ("kernel", layer.name)
+            if layer.use_bias:
+                self._registered[layer.bias.path] = ("bias", layer.name)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._momenta = [self.add_variable_from_reference(v, name="momentum") for v in var_list]
+        eye = keras.initializers.Identity()
+        self._kinds, self._layer_factors = [], {}
+        layers = []
+        for v in var_list:
+            kind, layer = self._registered.get(v.path, (None, None))
+            self._kinds.append(kind)
+            layers.append(layer)
+            if kind == "kernel":
+                dim_in, dim_out = (int(d) for d in v.shape)
+                self._layer_factors[layer] = {
+                    key: self.add_variable((dim, dim), initializer=eye, name=f"{layer}_{key}")
+                    for key, dim in (
+                        ("A", dim_in),
+                        ("A_inv", dim_in),
+                        ("G", dim_out),
+                        ("G_inv", dim_out),
+                    )
+                }
+        self._factors = [self._layer_factors.get(layer) for layer in layers]
+        self._stat_count = self.add_variable(
+            (), initializer="zeros", dtype="int", name="stat_count"
+        )
+
+    def update_curvature(self, stats):
+        """Updates the factors and, every `inverse_update_freq` steps, their inverses.
+
+        Args:
+            stats: dict `{layer_name: (a, ds)}` with the layer inputs and the
+                gradients of the batch loss w.r.t. its pre-activations.
+        """
+        first = ops.equal(self._stat_count, 0)
+        decay = ops.where(first, 0.0, self.stat_decay)
+        refresh = ops.equal(ops.mod(self._stat_count, self.inverse_update_freq), 0)
+        for name, (a, ds) in stats.items():
+            f = self._layer_factors[name]
+            A_new, G_new = kfac_factors(a, ds)
+            self.assign(f["A"], decay * f["A"] + (1.0 - decay) * A_new)
+            self.assign(f["G"], decay * f["G"] + (1.0 - decay) * G_new)
+            A_inv, G_inv = damped_inverses(
+                ops.convert_to_tensor(f["A"]), ops.convert_to_tensor(f["G"]), self.damping
+            )
+            # A select, not a cond: XLA evaluates both and the factors are small.
+            self.assign(f["A_inv"], ops.where(refresh, A_inv, f["A_inv"]))
+            self.assign(f["G_inv"], ops.where(refresh, G_inv, f["G_inv"]))
+        self.assign_add(self._stat_count, 1)
+
+    def update_step(self, gradient, variable, learning_rate):
+        idx = self._get_variable_index(variable)
+        kind, f = self._kinds[idx], self._factors[idx]
+        if kind == "kernel":
+            step = kfac_precondition(gradient, f["A_inv"], f["G_inv"])
+        elif kind == "bias":
+            step = kfac_precondition(gradient, None, f["G_inv"])
+        else:
+            step = gradient
+        m = self._momenta[idx]
+        self.assign(m, self.momentum * m + step)
+        self.assign_sub(variable, ops.cast(learning_rate, variable.dtype) * m)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "damping": self.damping,
+            "momentum": self.momentum,
+            "stat_decay": self.stat_decay,
+            "inverse_update_freq": self.inverse_update_freq,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_dlss")
+class KFACModel(WrapperModel):
+    """Wraps a `keras.Sequential` so that `fit` feeds K-FAC its curvature statistics.
+
+    Compile it with a `KFAC` optimizer. Each Dense layer's pre-activation is
+    recomputed in the training tape (`a @ kernel + bias`, then the activation),
+    so the step has the layer inputs and the gradients w.r.t. the
+    pre-activations. With another optimizer it trains like the wrapped model.
+
+    Args:
+        model: a `keras.Sequential`.
+        **kwargs: passed to `keras.Model`.
+
+    Example:
+
+    ```python
+    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, "tanh"), keras.layers.Dense(8)])
+    model = keras_dlss.optimizers.KFACModel(inner)
+    model.compile(optimizer=keras_dlss.optimizers.KFAC(0.05), loss="mse")
+    model.fit(x, x, epochs=3)
+    ```
+    """
+
+    def __init__(self, model, **kwargs):
+        if not isinstance(model, keras.Sequential):
+            raise ValueError(
+                f"Argument `model` must be a keras.Sequential. Received: model={model!r}"
+            )
+        super().__init__(model, **kwargs)
+
+    def _dense_layers(self):
+        return [layer for layer in self.inner_model.layers if type(layer) is keras.layers.Dense]
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        if isinstance(self.optimizer, KFAC) and not self.optimizer.built:
+            if not self.inner_model.built:
+                raise ValueError(
+                    "KFACModel: build the wrapped model (give it an Input) before compile."
+                )
+            self.optimizer.register_dense_layers(self._dense_layers())
+
+    def compile_from_config(self, config):
+        # `compile` is overridden (to register the Dense layers), so Keras leaves
+        # re-compiling a loaded model to us.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def train_step(self, data):
+        require_tensorflow("KFACModel")
+        import tensorflow as tf
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        dense = set(id(layer) for layer in self._dense_layers())
+        variables = self.trainable_variables
+        inputs, pre = {}, {}
+        with tf.GradientTape() as tape:
+            h = x
+            for layer in self.inner_model.layers:
+                if id(layer) in dense:
+                    inputs[layer.name] = h
+                    s = ops.matmul(h, layer.kernel)
+                    if layer.use_bias:
+                        s = s + layer.bias
+                    pre[layer.name] = s
+                    h = layer.activation(s)
+                else:
+                    h = layer(h, training=True)
+            y_pred = h
+            loss = self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+        names = list(pre)
+        grads, pre_grads = tape.gradient(loss, (variables, [pre[n] for n in names]))
+        if isinstance(self.optimizer, KFAC):
+            if not self.optimizer.built:
+                self.optimizer.build(variables)
+            self.optimizer.update_curvature({n: (inputs[n], g) for n, g in zip(names, pre_grads)})
+        self.optimizer.apply(grads, variables)
+        return self._finish_step(x, y, y_pred, sample_weight, loss)
