@@ -5,5 +5,12 @@ from keras_dlss.training.evolution_strategies import (
     centered_ranks,
     es_gradient,
 )
+from keras_dlss.training.second_order import lbfgs_fit, newton_cg_fit
 
-__all__ = ["EvolutionStrategiesModel", "centered_ranks", "es_gradient"]
+__all__ = [
+    "EvolutionStrategiesModel",
+    "centered_ranks",
+    "es_gradient",
+    "lbfgs_fit",
+    "newton_cg_fit",
+]
