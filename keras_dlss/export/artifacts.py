@@ -70,9 +70,8 @@ def run_saved_model(path, inputs):
     # Keep the loaded object alive while serving: it owns the variables (PITFALLS.md).
     loaded = tf.saved_model.load(path)
     flat = [tf.convert_to_tensor(v) for v in _flat_inputs(inputs)]
-    structured = getattr(loaded.serve, "structured_input_signature", None)
-    args = structured[0] if structured else ()
-    if len(args) == 1 and isinstance(args[0], (list, tuple)) and len(flat) > 1:
+    args = _serving_args_signature(loaded.serve)
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
         outputs = loaded.serve(flat)
     elif len(args) == 1 and isinstance(args[0], dict):
         outputs = loaded.serve(dict(zip(args[0].keys(), flat)))
@@ -81,6 +80,14 @@ def run_saved_model(path, inputs):
     result = keras.tree.map_structure(lambda t: t.numpy(), outputs)
     del loaded
     return result
+
+
+def _serving_args_signature(fn):
+    """The positional-argument signature of a (restored) `tf.function`."""
+    signature = getattr(fn, "structured_input_signature", None)
+    if signature is None and getattr(fn, "concrete_functions", None):
+        signature = fn.concrete_functions[0].structured_input_signature
+    return signature[0] if signature else ()
 
 
 def run_onnx(path, inputs):
