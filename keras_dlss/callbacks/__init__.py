@@ -1,6 +1,12 @@
 """keras_dlss.callbacks: public exports (each listed in `__all__`)."""
 
 from keras_dlss.callbacks.learning_rate_logger import LearningRateLogger
+from keras_dlss.callbacks.scheduled_sampling import ScheduledSampling
 from keras_dlss.callbacks.swa import StochasticWeightAveraging, update_batch_norm
 
-__all__ = ["LearningRateLogger", "StochasticWeightAveraging", "update_batch_norm"]
+__all__ = [
+    "LearningRateLogger",
+    "ScheduledSampling",
+    "StochasticWeightAveraging",
+    "update_batch_norm",
+]

@@ -3,5 +3,6 @@
 from keras_dlss.decoding.beam_search import beam_search
 from keras_dlss.decoding.greedy import greedy_decode
 from keras_dlss.decoding.sampling import sample
+from keras_dlss.decoding.scheduled_sampling import scheduled_sampling_unroll
 
-__all__ = ["beam_search", "greedy_decode", "sample"]
+__all__ = ["beam_search", "greedy_decode", "sample", "scheduled_sampling_unroll"]

@@ -1,0 +1,148 @@
+"""Scheduled sampling: a decoder unroll that mixes ground truth and own predictions.
+
+Bengio, Vinyals, Jaitly & Shazeer 2015, "Scheduled Sampling for Sequence
+Prediction with Recurrent Neural Networks" (https://arxiv.org/abs/1506.03099),
+section 2.4: at every step and for every sequence, a coin flip with
+probability `epsilon_i` feeds the true previous token, otherwise the model's
+own previous prediction (its argmax, or a sample from it). `epsilon_i = 1` is
+teacher forcing, `epsilon_i = 0` is free running. `epsilon_i` decays over
+training (`keras_dlss.schedules`, `keras_dlss.callbacks.ScheduledSampling`).
+
+The unroll is one `ops.scan` with the coin flips drawn before the loop, so it
+compiles with XLA and `epsilon` may be a variable that changes between steps
+without retracing.
+"""
+
+import keras
+from keras import ops, random
+
+from keras_dlss._validation import check_one_of, check_range, concrete_value
+from keras_dlss.decoding import _common
+
+
+def _split_step(outputs):
+    if len(outputs) == 3:
+        return outputs
+    log_probs, state = outputs
+    return log_probs, state, None
+
+
+def _predict(log_probs, uniforms, sampling):
+    if sampling == "argmax":
+        return _common.argmax_last(log_probs)
+    probs = ops.exp(log_probs - ops.max(log_probs, axis=-1, keepdims=True))
+    cdf = ops.cumsum(probs, axis=-1)
+    target = uniforms[:, None] * cdf[:, -1:]
+    return ops.cast(ops.sum(ops.cast(cdf < target, "int32"), axis=-1), "int32")
+
+
+def scheduled_sampling_unroll(
+    step_fn,
+    initial_state,
+    targets,
+    teacher_forcing_probability,
+    start_id,
+    sampling="argmax",
+    seed=None,
+):
+    """Runs a decoder over `targets`, feeding truth or its own predictions per token.
+
+    Step t feeds `start_id` (t = 0) or, for each sequence independently,
+    `targets[:, t - 1]` with probability `teacher_forcing_probability` and the
+    model's prediction from step t - 1 otherwise. Predictions are discrete, so
+    no gradient flows through the choice (as in the paper).
+
+    Args:
+        step_fn: callable `(tokens, state) -> (log_probs, new_state)` or
+            `(log_probs, new_state, hidden)`, as in `keras_dlss.decoding`.
+            Tensors in `state` are stacked over time by the scan: keep large
+            constants (encoder memory) in the step function's closure.
+            `hidden` (e.g. decoder outputs, `[N, H]`) is collected for
+            professor forcing.
+        initial_state: tensor or nest of tensors with leading dimension `B`.
+        targets: `[B, T]` int tensor, the ground-truth output tokens.
+        teacher_forcing_probability: float or scalar tensor in [0, 1], the
+            paper's `epsilon_i` (a variable may change between calls).
+        start_id: int. Token fed at the first step.
+        sampling: `"argmax"` or `"sample"`: how the model's own prediction is
+            chosen. Defaults to `"argmax"`.
+        seed: int, `keras.random.SeedGenerator` or None, for the coin flips and
+            samples. Defaults to `None`.
+
+    Returns:
+        `(log_probs, hidden)`: `[B, T, V]` float32 log-probabilities of every
+        step, and the `[B, T, H]` stacked `hidden` outputs (None when
+        `step_fn` returns two values).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras import ops
+    from keras_dlss.decoding import scheduled_sampling_unroll
+
+    transitions = np.log(np.random.dirichlet(np.ones(5), size=5)).astype("float32")
+
+    def step_fn(tokens, state):
+        return ops.take(transitions, tokens, axis=0), state
+
+    targets = np.random.randint(0, 5, size=(2, 6))
+    log_probs, _ = scheduled_sampling_unroll(
+        step_fn, np.zeros((2, 1), "float32"), targets, 0.75, start_id=0, seed=1)
+    ```
+
+    References:
+        - [Bengio et al., 2015](https://arxiv.org/abs/1506.03099)
+    """
+    sampling = check_one_of("sampling", sampling, ("argmax", "sample"))
+    start_id = _common.check_token_id("start_id", start_id)
+    targets = ops.convert_to_tensor(targets)
+    if len(targets.shape) != 2 or "int" not in str(targets.dtype):
+        raise ValueError(
+            "Argument `targets` must be a rank-2 integer tensor [batch, time]. "
+            f"Received: targets.shape={tuple(targets.shape)}, dtype={targets.dtype}"
+        )
+    epsilon = concrete_value(teacher_forcing_probability)
+    if epsilon is not None and epsilon.ndim == 0:
+        check_range("teacher_forcing_probability", float(epsilon), 0.0, 1.0)
+    targets = ops.cast(targets, "int32")
+    batch = _common.state_batch_size(initial_state)
+    length = targets.shape[1]
+    state = _common.to_tensors(initial_state)
+
+    log_probs, state, hidden = _split_step(step_fn(ops.full((batch,), start_id, "int32"), state))
+    log_probs = ops.cast(log_probs, "float32")
+    if length == 1:
+        return log_probs[:, None], (None if hidden is None else hidden[:, None])
+
+    # Coin flips and sampling noise for steps 1..T-1, drawn outside the loop.
+    noise = random.uniform((2, length - 1, batch), seed=seed)
+    epsilon = ops.cast(teacher_forcing_probability, "float32")
+    use_truth = noise[0] < epsilon
+    previous_truth = ops.transpose(targets[:, :-1])  # [T-1, B]
+
+    with_hidden = hidden is not None
+
+    def body(carry, xs):
+        log_probs, state = carry[0], carry[1]
+        truth, teacher, uniforms = xs
+        predicted = ops.stop_gradient(_predict(log_probs, uniforms, sampling))
+        tokens = ops.where(teacher, truth, predicted)
+        new_log_probs, new_state, new_hidden = _split_step(step_fn(tokens, state))
+        new_state = keras.tree.map_structure(lambda o, n: ops.cast(n, o.dtype), state, new_state)
+        carry = (ops.cast(new_log_probs, "float32"), new_state)
+        if with_hidden:
+            carry = carry + (ops.cast(new_hidden, hidden.dtype),)
+        # TF's ops.scan needs the stacked outputs to mirror the carry.
+        return carry, carry
+
+    init = (log_probs, state) + ((hidden,) if with_hidden else ())
+    _, stacked = ops.scan(body, init, (previous_truth, use_truth, noise[1]))
+    all_log_probs = _prepend(log_probs, stacked[0])
+    return all_log_probs, (_prepend(hidden, stacked[2]) if with_hidden else None)
+
+
+def _prepend(first, rest):
+    """[B, ...] step-0 value + [T-1, B, ...] scanned values -> [B, T, ...]."""
+    perm = (1, 0) + tuple(range(2, len(rest.shape)))
+    return ops.concatenate([first[:, None], ops.transpose(rest, perm)], axis=1)
