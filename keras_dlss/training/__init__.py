@@ -5,6 +5,7 @@ from keras_dlss.training.evolution_strategies import (
     centered_ranks,
     es_gradient,
 )
+from keras_dlss.training.pretraining import pretrain_autoencoder_stack
 from keras_dlss.training.second_order import lbfgs_fit, newton_cg_fit
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "es_gradient",
     "lbfgs_fit",
     "newton_cg_fit",
+    "pretrain_autoencoder_stack",
 ]
