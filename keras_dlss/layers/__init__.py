@@ -1,12 +1,14 @@
 """keras_dlss.layers: public exports (each listed in `__all__`)."""
 
 from keras_dlss.layers.attention import AttentionWrapper, BahdanauAttention, LuongAttention
+from keras_dlss.layers.fixed_point import FixedPointLayer
 from keras_dlss.layers.relative_attention import RelativeMultiHeadAttention
 from keras_dlss.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
     "AttentionWrapper",
     "BahdanauAttention",
+    "FixedPointLayer",
     "LuongAttention",
     "RelativeMultiHeadAttention",
     "TransformerDecoderBlock",
