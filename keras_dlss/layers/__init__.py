@@ -1,16 +1,20 @@
 """keras_dlss.layers: public exports (each listed in `__all__`)."""
 
 from keras_dlss.layers.attention import AttentionWrapper, BahdanauAttention, LuongAttention
+from keras_dlss.layers.crf import CRF, CRFModel, crf_targets
 from keras_dlss.layers.fixed_point import FixedPointLayer
 from keras_dlss.layers.relative_attention import RelativeMultiHeadAttention
 from keras_dlss.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
+    "CRF",
+    "CRFModel",
     "AttentionWrapper",
     "BahdanauAttention",
-    "FixedPointLayer",
     "LuongAttention",
     "RelativeMultiHeadAttention",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
+    "crf_targets",
+    "FixedPointLayer",
 ]

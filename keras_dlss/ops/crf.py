@@ -163,6 +163,41 @@ def _scan_inputs(emissions, mask, shift):
     return _time_major(packed)
 
 
+def _scan(step, init, xs, reverse=False):
+    """`ops.scan` over the leading axis of one tensor `xs`; per-step outputs mirror the carry.
+
+    On TensorFlow the loop is a `tf.while_loop` with `maximum_iterations` set:
+    Keras's TF `scan` leaves it unset, and XLA cannot differentiate a while
+    loop without a fixed trip count when the sequence length is unknown at
+    trace time ("XLA compilation requires a fixed tensor list size"), which
+    is the case for every functional model with `Input((None,))`.
+    """
+    if keras.config.backend() != "tensorflow":
+        return ops.scan(step, init, xs, reverse=reverse)
+    import tensorflow as tf
+
+    n = tf.shape(xs)[0]
+    flat_init = tf.nest.flatten(init)
+    xs_ta = tf.TensorArray(xs.dtype, size=n, element_shape=xs.shape[1:]).unstack(xs)
+    ys_tas = [tf.TensorArray(c.dtype, size=n, element_shape=c.shape) for c in flat_init]
+
+    def body(i, carry, ys_tas):
+        index = n - 1 - i if reverse else i
+        carry, ys = step(tf.nest.pack_sequence_as(init, carry), xs_ta.read(index))
+        ys_tas = [ta.write(index, y) for ta, y in zip(ys_tas, tf.nest.flatten(ys))]
+        return i + 1, tf.nest.flatten(carry), ys_tas
+
+    _, carry, ys_tas = tf.while_loop(
+        lambda i, *_: i < n, body, (tf.constant(0), flat_init, ys_tas), maximum_iterations=n
+    )
+    ys = []
+    for ta, c in zip(ys_tas, flat_init):
+        y = ta.stack()
+        y.set_shape(xs.shape[:1].concatenate(c.shape))
+        ys.append(y)
+    return tf.nest.pack_sequence_as(init, carry), tf.nest.pack_sequence_as(init, ys)
+
+
 # ----------------------------------------------------------------------------- scores
 
 
@@ -206,7 +241,7 @@ def _forward_alphas(emissions, transitions, mask, start):
         new = ops.where(valid[:, None], new, alpha)
         return new, new
 
-    _, alphas = ops.scan(step, alpha0, _scan_inputs(emissions, mask, 0))
+    _, alphas = _scan(step, alpha0, _scan_inputs(emissions, mask, 0))
     return _time_major(alphas)
 
 
@@ -222,7 +257,7 @@ def _backward_betas(emissions, transitions, mask, end):
         new = ops.where(valid[:, None], new, beta)
         return new, new
 
-    _, betas = ops.scan(step, beta_last, _scan_inputs(emissions, mask, 1), reverse=True)
+    _, betas = _scan(step, beta_last, _scan_inputs(emissions, mask, 1), reverse=True)
     return _time_major(betas)
 
 
@@ -435,7 +470,7 @@ def _viterbi_sequential(emissions, transitions, mask, start, end):
         return (new, back), (new, back)
 
     init = (delta0, ops.zeros(ops.shape(delta0), "int32") + iota)
-    (last, _), (_, backs) = ops.scan(step, init, _scan_inputs(emissions, mask, 0))
+    (last, _), (_, backs) = _scan(step, init, _scan_inputs(emissions, mask, 0))
     final = last + end
     return _backtrace(backs, par.first_argmax(final)), ops.max(final, axis=-1)
 
@@ -453,7 +488,7 @@ def _backtrace(backs, last_tag):
         prev = ops.take_along_axis(back, tag[:, None], axis=1)[:, 0]
         return prev, prev
 
-    _, tags = ops.scan(step, last_tag, backs, reverse=True)
+    _, tags = _scan(step, last_tag, backs, reverse=True)
     return _time_major(tags)
 
 
