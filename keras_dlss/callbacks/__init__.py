@@ -1,12 +1,14 @@
 """keras_dlss.callbacks: public exports (each listed in `__all__`)."""
 
 from keras_dlss.callbacks.batch_size_schedule import BatchSizeScheduler, ScheduledBatchDataset
+from keras_dlss.callbacks.gradient_check import GradientCheck
 from keras_dlss.callbacks.learning_rate_logger import LearningRateLogger
 from keras_dlss.callbacks.scheduled_sampling import ScheduledSampling
 from keras_dlss.callbacks.swa import StochasticWeightAveraging, update_batch_norm
 
 __all__ = [
     "BatchSizeScheduler",
+    "GradientCheck",
     "LearningRateLogger",
     "ScheduledBatchDataset",
     "ScheduledSampling",
