@@ -4,8 +4,10 @@ A population of `population_size` members is trained in rounds of
 `epochs_per_round` epochs. After each round the members are ranked by the
 objective; every member of the bottom `quantile` *exploits* a random member of
 the top `quantile` (truncation selection: it copies its weights and
-hyperparameters) and then *explores* (each hyperparameter is multiplied by
-0.8 or 1.2, or resampled, always within its bounds). The other members go on
+hyperparameters) and then *explores* (each explored hyperparameter is
+multiplied by 0.8 or 1.2, or resampled, always within its bounds; by default
+the `hp.Float` ones, since architecture hyperparameters must stay those of
+the copied weights). The other members go on
 from their own weights.
 
 Each (member, round) is one keras-tuner trial whose end-of-round weights are
@@ -22,6 +24,7 @@ References:
 
 import math
 import random
+import warnings
 
 import keras_tuner as kt
 
@@ -50,7 +53,7 @@ def _snap(hp, value):
 
 
 def pbt_explore(
-    values, hyperparameters, rng, perturb_factors=(0.8, 1.2), resample_probability=0.25
+    values, hyperparameters, rng, perturb_factors=(0.8, 1.2), resample_probability=0.25, names=None
 ):
     """PBT's explore step: perturb or resample each tunable hyperparameter.
 
@@ -60,6 +63,8 @@ def pbt_explore(
         rng: a `random.Random`.
         perturb_factors: factors to multiply numeric values by.
         resample_probability: probability of drawing a fresh value instead.
+        names: names of the hyperparameters to explore; None explores every
+            tunable one (Float, Int, Choice, Boolean).
 
     Returns:
         A new dict; every tunable value lies inside its bounds.
@@ -67,6 +72,8 @@ def pbt_explore(
     out = dict(values)
     for hp in hyperparameters.space:
         if not _is_tunable(hp) or hp.name not in values:
+            continue
+        if names is not None and hp.name not in names:
             continue
         kind = type(hp).__name__
         if rng.random() < resample_probability:
@@ -113,6 +120,7 @@ class PBTOracle(kt.Oracle):
         quantile=0.25,
         perturb_factors=(0.8, 1.2),
         resample_probability=0.25,
+        explore=None,
         hyperparameters=None,
         seed=None,
         **kwargs,
@@ -138,6 +146,7 @@ class PBTOracle(kt.Oracle):
         self.quantile = float(quantile)
         self.perturb_factors = [float(f) for f in perturb_factors]
         self.resample_probability = float(resample_probability)
+        self.explore = None if explore is None else list(explore)
         self._round = 0
         self._plan = None  # per member: {"values": ..., "parent": ..., "source": ...}
         self._issued = [None] * self.population_size  # trial ids of the current round
@@ -168,9 +177,18 @@ class PBTOracle(kt.Oracle):
                     rng,
                     self.perturb_factors,
                     self.resample_probability,
+                    self._explored_names(),
                 )
                 plan.append({"values": explored, "parent": donor.trial_id, "source": source})
         return plan
+
+    def _explored_names(self):
+        # Weights are copied on exploit, so by default only Float hyperparameters
+        # (rates, regularisation) are explored: Int/Choice/Boolean ones usually
+        # change the architecture and are inherited from the donor.
+        if self.explore is not None:
+            return self.explore
+        return [hp.name for hp in self.hyperparameters.space if type(hp).__name__ == "Float"]
 
     @staticmethod
     def _tunable_values(trial):
@@ -214,6 +232,7 @@ class PBTOracle(kt.Oracle):
             quantile=self.quantile,
             perturb_factors=self.perturb_factors,
             resample_probability=self.resample_probability,
+            explore=self.explore,
             pbt_round=self._round,
             pbt_plan=self._plan,
             pbt_issued=self._issued,
@@ -227,6 +246,7 @@ class PBTOracle(kt.Oracle):
         self.quantile = state["quantile"]
         self.perturb_factors = state["perturb_factors"]
         self.resample_probability = state["resample_probability"]
+        self.explore = state["explore"]
         self._round = state["pbt_round"]
         self._plan = state["pbt_plan"]
         self._issued = state["pbt_issued"]
@@ -249,6 +269,10 @@ class PopulationBasedTraining(kt.Tuner):
         perturb_factors: multipliers used by explore. Defaults to `(0.8, 1.2)`.
         resample_probability: float in [0, 1]. Probability of resampling a
             hyperparameter instead of perturbing it. Defaults to `0.25`.
+        explore: list of hyperparameter names to explore. Defaults to every
+            `hp.Float` (Int/Choice/Boolean hyperparameters usually change the
+            architecture, which copied weights would not fit; they are
+            sampled in round 0 and inherited on exploit).
         hyperparameters, seed: as for keras-tuner oracles.
         **kwargs: passed to `keras_tuner.Tuner` (`directory`, `project_name`,
             `overwrite`, ...).
@@ -282,6 +306,7 @@ class PopulationBasedTraining(kt.Tuner):
         quantile=0.25,
         perturb_factors=(0.8, 1.2),
         resample_probability=0.25,
+        explore=None,
         hyperparameters=None,
         seed=None,
         max_retries_per_trial=0,
@@ -297,6 +322,7 @@ class PopulationBasedTraining(kt.Tuner):
             quantile=quantile,
             perturb_factors=perturb_factors,
             resample_probability=resample_probability,
+            explore=explore,
             hyperparameters=hyperparameters,
             seed=seed,
             max_retries_per_trial=max_retries_per_trial,
@@ -309,7 +335,13 @@ class PopulationBasedTraining(kt.Tuner):
         model = super()._build_hypermodel(hp)
         if _PARENT in hp.values:
             # Exploit (or continue): start from the parent's end-of-round weights.
-            model.load_weights(self._get_checkpoint_fname(hp.values[_PARENT]))
+            # The optimizer restarts (its hyperparameters may have changed), so
+            # Keras' "skipping optimizer variables" warning is expected.
+            with warnings.catch_warnings():
+                warnings.filterwarnings(
+                    "ignore", message=".*Skipping variable loading for optimizer.*"
+                )
+                model.load_weights(self._get_checkpoint_fname(hp.values[_PARENT]))
         return model
 
     def run_trial(self, trial, *args, **kwargs):

@@ -72,6 +72,9 @@ def test_exploit_copies_weights_and_schedule(tmp_path):
         # The parent ranked first in its round (quantile 0.25 of 4 = the best one).
         peers = [p for p in trials if p.hyperparameters.values["pbt/round"] == pv["pbt/round"]]
         assert parent.score == min(p.score for p in peers)
+        # Architecture-like hps (Int) are inherited; Floats are explored within bounds.
+        assert v["units"] == pv["units"]
+        assert 1e-3 <= v["lr"] <= 0.3
         saved = tuner.load_model(parent).get_weights()
         started = hm.start_weights[(v["pbt/member"], v["pbt/round"])]
         for a, b in zip(saved, started):
