@@ -5,6 +5,7 @@ from keras_dlss.callbacks.gradient_check import GradientCheck
 from keras_dlss.callbacks.learning_rate_logger import LearningRateLogger
 from keras_dlss.callbacks.scheduled_sampling import ScheduledSampling
 from keras_dlss.callbacks.swa import StochasticWeightAveraging, update_batch_norm
+from keras_dlss.callbacks.training_diagnostics import TrainingDiagnostics
 
 __all__ = [
     "BatchSizeScheduler",
@@ -13,5 +14,6 @@ __all__ = [
     "ScheduledBatchDataset",
     "ScheduledSampling",
     "StochasticWeightAveraging",
+    "TrainingDiagnostics",
     "update_batch_norm",
 ]
