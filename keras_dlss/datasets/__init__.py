@@ -1,6 +1,7 @@
 """keras_dlss.datasets: public exports (each listed in `__all__`)."""
 
 from keras_dlss.datasets import music
+from keras_dlss.datasets.conll import Vocabulary, encode_characters, read_conll, read_conllu
 from keras_dlss.datasets.music import (
     events_to_midi,
     load_bach_chorales,
@@ -10,6 +11,10 @@ from keras_dlss.datasets.music import (
 )
 
 __all__ = [
+    "Vocabulary",
+    "encode_characters",
+    "read_conll",
+    "read_conllu",
     "events_to_midi",
     "load_bach_chorales",
     "midi_to_events",

@@ -176,15 +176,19 @@ def _scan(step, init, xs, reverse=False):
         return ops.scan(step, init, xs, reverse=reverse)
     import tensorflow as tf
 
+    # Reverse by flipping rather than reading index n-1-i: tf2onnx turns
+    # TensorArray reads/writes at the loop counter into ONNX Scan inputs and
+    # silently mis-orders any other index.
+    if reverse:
+        xs = tf.reverse(xs, axis=[0])
     n = tf.shape(xs)[0]
     flat_init = tf.nest.flatten(init)
     xs_ta = tf.TensorArray(xs.dtype, size=n, element_shape=xs.shape[1:]).unstack(xs)
     ys_tas = [tf.TensorArray(c.dtype, size=n, element_shape=c.shape) for c in flat_init]
 
     def body(i, carry, ys_tas):
-        index = n - 1 - i if reverse else i
-        carry, ys = step(tf.nest.pack_sequence_as(init, carry), xs_ta.read(index))
-        ys_tas = [ta.write(index, y) for ta, y in zip(ys_tas, tf.nest.flatten(ys))]
+        carry, ys = step(tf.nest.pack_sequence_as(init, carry), xs_ta.read(i))
+        ys_tas = [ta.write(i, y) for ta, y in zip(ys_tas, tf.nest.flatten(ys))]
         return i + 1, tf.nest.flatten(carry), ys_tas
 
     _, carry, ys_tas = tf.while_loop(
@@ -193,6 +197,7 @@ def _scan(step, init, xs, reverse=False):
     ys = []
     for ta, c in zip(ys_tas, flat_init):
         y = ta.stack()
+        y = tf.reverse(y, axis=[0]) if reverse else y
         y.set_shape(xs.shape[:1].concatenate(c.shape))
         ys.append(y)
     return tf.nest.pack_sequence_as(init, carry), tf.nest.pack_sequence_as(init, ys)
