@@ -5,10 +5,11 @@ adds to each content logit `q_i . k_j` a term `q_i . e_(j - i)` that depends
 only on the distance between key and query. Computed naively, this term
 gathers an `[L, L, D]` tensor of embeddings (`O(L^2 D)` memory). The Music
 Transformer (Huang et al., 2018, section 3.4.1) instead multiplies the queries
-by the `2L - 1` distance embeddings once (`[L, 2L - 1]`, the same order as the
-attention logits) and *skews* the product into absolute key positions with a
-pad-reshape-slice, so the extra memory is `O(L D)` for the embeddings plus a
-copy of the logits.
+by the distance embeddings once (`[L, L]` causal, `[L, 2L - 1]` otherwise:
+the same order as the attention logits) and *skews* the product into absolute
+key positions with a pad-reshape-slice, so no `O(L^2 D)` tensor exists. We
+pad the `[R, D]` table rather than the product, which saves one more
+logits-sized copy.
 
 References:
     - Huang et al., "Music Transformer: Generating Music with Long-Term
@@ -31,39 +32,45 @@ def _rel_logits(query, relative_embeddings):
     return ops.einsum("...hqd,hrd->...hqr", query, relative_embeddings)
 
 
-def _skew_rectangular(rel_logits, key_length):
-    """Maps `rel[..., i, r]` (r = j - i + Lq - 1) to absolute keys `out[..., i, j]`.
+def _pad_rows(embeddings, before, after):
+    """Zero rows around the table: padding `E` (O(R D)) instead of `Q E^T` (O(L^2))."""
+    pads = [[0, 0]] * (len(embeddings.shape) - 2) + [[before, after], [0, 0]]
+    return ops.pad(embeddings, pads)
 
-    With `W = Lq + Lk - 1` columns, padding one zero column gives rows of
-    length `W + 1`; row `i`, column `c` then sits at flat index
+
+def _skew_rectangular(query, embeddings, key_length):
+    """`out[..., i, j] = query_i . embeddings[j - i + Lq - 1]` for `W = Lq + Lk - 1` rows.
+
+    One zero row appended to the table makes the product `[..., Lq, W + 1]`
+    with a zero last column; row `i`, column `c` then sits at flat index
     `i (W + 1) + c`. Re-reading the first `Lq W` entries as rows of length `W`
     puts that entry at row `i`, column `c + i`, so column `j + Lq - 1` of the
     re-read row `i` holds `rel[i, j - i + Lq - 1]` for every `0 <= j < Lk`.
     """
-    shape = ops.shape(rel_logits)
+    rel = _rel_logits(query, _pad_rows(embeddings, 0, 1))  # [..., Lq, W + 1]
+    shape = ops.shape(rel)
     lead = tuple(shape[:-2])
-    q_len, width = shape[-2], shape[-1]
-    padded = ops.pad(rel_logits, [[0, 0]] * len(lead) + [[0, 0], [0, 1]])
-    flat = ops.reshape(padded, lead + (q_len * (width + 1),))
-    flat = flat[..., : q_len * width]
-    rows = ops.reshape(flat, lead + (q_len, width))
+    q_len, width = shape[-2], shape[-1] - 1
+    flat = ops.reshape(rel, lead + (q_len * (width + 1),))
+    rows = ops.reshape(flat[..., : q_len * width], lead + (q_len, width))
     return rows[..., q_len - 1 : q_len - 1 + key_length]
 
 
-def _skew_causal(rel_logits):
-    """Huang et al.'s skew for `rel[..., i, r]`, r = j - i + L - 1 in [0, L).
+def _skew_causal(query, embeddings):
+    """Huang et al.'s skew for the `L` rows of distances `-(L - 1) .. 0`.
 
-    Pad one zero column on the left (`[L, L + 1]`), re-read as `[L + 1, L]` and
+    With a zero row prepended to the table, the product `[..., L, L + 1]` has
+    a zero first column (the paper pads the logits; padding the `[L, D]`
+    table instead saves an `[L, L + 1]` copy). Re-read as `[L + 1, L]` and
     drop the first row: entry `(i, j)` with `j <= i` then holds
-    `rel[i, j - i + L - 1]`. Entries above the diagonal hold values of other
-    rows and must be masked by the caller.
+    `query_i . embeddings[j - i + L - 1]`. Entries above the diagonal hold
+    values of other rows and must be masked by the caller.
     """
-    shape = ops.shape(rel_logits)
+    rel = _rel_logits(query, _pad_rows(embeddings, 1, 0))  # [..., L, L + 1]
+    shape = ops.shape(rel)
     lead = tuple(shape[:-2])
-    length = shape[-1]
-    padded = ops.pad(rel_logits, [[0, 0]] * len(lead) + [[0, 0], [1, 0]])
-    rows = ops.reshape(padded, lead + (length + 1, length))
-    return rows[..., 1:, :]
+    length = shape[-2]
+    return ops.reshape(rel, lead + (length + 1, length))[..., 1:, :]
 
 
 def relative_position_logits(query, relative_embeddings, causal=True):
@@ -72,9 +79,9 @@ def relative_position_logits(query, relative_embeddings, causal=True):
     Computes `S[b, h, i, j] = sum_d query[b, h, i, d] *
     relative_embeddings[j - i + Lq - 1, d]`: row `r` of the table embeds the
     relative distance `r - (Lq - 1)` of key `j` to query `i`. No `[Lq, Lk, D]`
-    tensor is materialized: the only intermediates are the `[B, H, Lq,
-    Lq + Lk - 1]` product and its padded copy. XLA-compatible (static
-    reshapes and slices only).
+    tensor is materialized: the intermediates are the table with one zero row
+    and the `[B, H, Lq, Lq + Lk]` product (`[B, H, L, L + 1]` when causal).
+    XLA-compatible (static reshapes and slices only).
 
     Args:
         query: float tensor `[B, H, Lq, D]` (any number of leading dims).
@@ -145,7 +152,9 @@ def relative_position_logits(query, relative_embeddings, causal=True):
             )
         # Distances j - i <= 0 are rows 0..L-1 of the table.
         embeddings = relative_embeddings[..., :q_len, :]
-        logits = _skew_causal(_rel_logits(query, embeddings))
-        lower = ops.tril(ops.ones((q_len, q_len), dtype="bool"))
-        return ops.where(lower, logits, ops.zeros_like(logits))
-    return _skew_rectangular(_rel_logits(query, relative_embeddings), key_len)
+        logits = _skew_causal(query, embeddings)
+        # An iota comparison (not tril(ones)) lets XLA fuse the mask into the select.
+        positions = ops.arange(q_len, dtype="int32")
+        lower = ops.greater_equal(positions[:, None], positions[None, :])
+        return ops.where(lower, logits, ops.cast(0, logits.dtype))
+    return _skew_rectangular(query, relative_embeddings, key_len)
