@@ -3,16 +3,15 @@
 Part 1 compares `keras_dlss.ops.relative_position_logits` (Huang et al.'s
 pad-reshape-slice skew) with the naive Shaw et al. implementation that gathers
 an `[L, L, D]` tensor of embeddings, for one head (B = H = 1, D = 64), causal.
-"Extra memory" is what the computation allocates beyond its inputs and its
-`[L, L]` output (which any attention needs):
+"Extra memory" is what the XLA-compiled computation allocates beyond its
+inputs and its `[L, L]` output (which any attention needs): temporaries and
+constants, exactly, from the compiled program's buffer assignment
+(`experimental_get_compiler_ir(stage="optimized_hlo_proto_serialized")`).
+Peak RSS of the process was tried for graph mode and rejected: the allocator
+reuses freed pages, so the skew's small temporaries often read as 0 MiB.
 
-- XLA: exact, from the compiled program's buffer assignment (temporaries and
-  constants), read from `experimental_get_compiler_ir(stage=
-  "optimized_hlo_proto_serialized")`.
-- graph (`tf.function`, no XLA): the rise of the peak RSS of a fresh subprocess
-  during one call minus the output; allocator noise of a few MiB.
-
-Times are the median of several calls after a warm-up (graph and XLA).
+Times are the median of several calls after a warm-up, in graph mode
+(`tf.function`) and with XLA, each in a fresh subprocess.
 
 Part 2 trains the `music-transformer` task's default model on windows of the
 embedded Bach chorales and reports training tokens/s with and without XLA.
@@ -24,7 +23,6 @@ embedded Bach chorales and reports training tokens/s with and without XLA.
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -67,7 +65,7 @@ def xla_extra_bytes(impl, length, depth):
 
 
 def _measure(impl, length, depth, mode, repeats):
-    """Runs in a child process: peak-RSS rise and median time of one call."""
+    """Runs in a child process: median time of one call."""
     import numpy as np
     import tensorflow as tf
 
@@ -78,23 +76,13 @@ def _measure(impl, length, depth, mode, repeats):
     query = tf.constant(rng.normal(size=(1, 1, length, depth)).astype("float32"))
     embeddings = tf.constant(rng.normal(size=(2 * length - 1, depth)).astype("float32"))
     compiled = tf.function(lambda q, e: fn(q, e, True), jit_compile=(mode == "xla"))
-    concrete = compiled.get_concrete_function(query, embeddings) if mode == "graph" else compiled
-    if mode == "xla":  # compile on a tiny input first so compile memory is not counted
-        compiled(query[:, :, :8], embeddings[: 2 * 8 - 1])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    out = concrete(query, embeddings)
-    _ = out.numpy()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    output_bytes = length * length * 4
+    compiled(query, embeddings).numpy()  # trace / compile
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        concrete(query, embeddings).numpy()
+        compiled(query, embeddings).numpy()
         times.append(time.perf_counter() - start)
-    return {
-        "extra_bytes": max(peak - before - output_bytes, 0),
-        "seconds": statistics.median(times),
-    }
+    return {"seconds": statistics.median(times)}
 
 
 def _child(impl, length, depth, mode, repeats):
@@ -114,45 +102,28 @@ def _mib(n):
 
 
 def logits_table(lengths, depth, modes, repeats):
-    print(
-        f"\nRelative logits, B=H=1, D={depth}, causal: extra memory beyond inputs and [L, L] output"
-    )
-    header = (
-        f"{'L':>6} | {'XLA naive MiB':>13} {'XLA skew MiB':>12} {'ratio':>7} | "
-        f"{'graph naive MiB':>15} {'graph skew MiB':>14} {'ratio':>7}"
+    print(f"\nRelative logits, B=H=1, D={depth}, causal")
+    header = f"{'L':>6} | {'XLA extra MiB: naive':>20} {'skew':>8} {'ratio':>7} | " + " | ".join(
+        f"{mode + ' ms: naive':>16} {'skew':>8} {'speedup':>8}" for mode in modes
     )
     print(header)
     print("-" * len(header))
-    timings = {}
     for length in lengths:
-        xla = [xla_extra_bytes(impl, length, depth) for impl in ("naive", "skew")]
-        runs = {
-            (impl, mode): _child(impl, length, depth, mode, repeats)
-            for mode in modes
-            for impl in ("naive", "skew")
-        }
-        timings[length] = runs
-        graph = [runs.get((impl, "graph"), {}).get("extra_bytes") for impl in ("naive", "skew")]
-        graph_cols = (
-            f"{_mib(graph[0]):>15} {_mib(graph[1]):>14} {graph[0] / max(graph[1], 1):6.0f}x"
-            if None not in graph
-            else f"{'n/a':>15} {'n/a':>14} {'':>7}"
+        naive_mem, skew_mem = (xla_extra_bytes(impl, length, depth) for impl in ("naive", "skew"))
+        row = (
+            f"{length:>6} | {_mib(naive_mem):>20} {_mib(skew_mem):>8} {naive_mem / skew_mem:6.0f}x"
         )
-        print(
-            f"{length:>6} | {_mib(xla[0]):>13} {_mib(xla[1]):>12} {xla[0] / max(xla[1], 1):6.0f}x | "
-            + graph_cols
-        )
-    print(f"\n{'mode':>6} {'L':>6} | {'naive ms':>9} {'skew ms':>9} {'speedup':>8}")
-    for length, runs in timings.items():
         for mode in modes:
-            naive, skew = runs[("naive", mode)], runs[("skew", mode)]
+            naive, skew = (_child(impl, length, depth, mode, repeats) for impl in ("naive", "skew"))
             if "error" in naive or "error" in skew:
-                print(f"{mode:>6} {length:>6} | error: {naive.get('error') or skew.get('error')}")
+                row += f" | error: {naive.get('error') or skew.get('error')}"
                 continue
-            print(
-                f"{mode:>6} {length:>6} | {naive['seconds'] * 1e3:9.2f} {skew['seconds'] * 1e3:9.2f} "
+            row += (
+                f" | {naive['seconds'] * 1e3:16.2f} {skew['seconds'] * 1e3:8.2f} "
                 f"{naive['seconds'] / skew['seconds']:7.1f}x"
             )
+        print(row, flush=True)
+    print("extra = temporaries + constants beyond inputs and the [L, L] output")
 
 
 def training_table(steps, batch_size):

@@ -232,7 +232,12 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         square_causal = self.causal and cache is None
         logits = logits + relative_position_logits(query, table, causal=square_causal)
         allowed = self._allowed(mask, attention_mask, q_len, k_len, q_offset, cache is not None)
-        logits = ops.cast(logits, "float32")
+        # Softmax in at least float32 (half precision overflows at -1e9), never below
+        # the compute dtype (float64 gradient checks).
+        softmax_dtype = (
+            "float32" if self.compute_dtype in ("float16", "bfloat16") else self.compute_dtype
+        )
+        logits = ops.cast(logits, softmax_dtype)
         if allowed is not None:
             logits = ops.where(allowed, logits, _NEG_INF)
         probs = ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
