@@ -9,8 +9,10 @@ from keras_dlss.applications.music import (
     plot_piano_roll,
 )
 from keras_dlss.applications.registry import get_task, register_task, task_names
+from keras_dlss.applications.tagger import BiLSTMCRFTagger
 
 __all__ = [
+    "BiLSTMCRFTagger",
     "MLPClassifier",
     "MusicTransformer",
     "PerformanceRNN",

@@ -9,6 +9,7 @@ import importlib
 from keras_dlss.applications.base import Task
 
 _TASKS: dict[str, str] = {
+    "tagger": "keras_dlss.applications.tagger:TaggerTask",
     "mlp": "keras_dlss.applications.mlp:MLPTask",
     "music-transformer": "keras_dlss.applications.music:MusicTransformerTask",
     "performance-rnn": "keras_dlss.applications.music:PerformanceRNNTask",
