@@ -26,7 +26,7 @@ References:
 import keras
 from keras import ops
 
-from keras_dlss._validation import check_positive_int, check_range
+from keras_dlss._validation import check_one_of, check_positive_int, check_range
 from keras_dlss.training._wrapper import WrapperModel, require_tensorflow
 
 
@@ -78,6 +78,12 @@ class KFAC(keras.optimizers.Optimizer):
             (the first batch initialises them). Defaults to `0.95`.
         inverse_update_freq: int >= 1. Steps between factor inversions.
             Defaults to `10`.
+        kl_clip: float > 0 or None. Rescales the step so that the predicted
+            change of the model's output distribution, `lr^2 sum(step . grad)`,
+            stays below `kl_clip` (Ba et al. 2017, "Distributed second-order
+            optimization using Kronecker-factored approximations"); guards
+            against the huge steps of a poorly estimated Fisher early on.
+            None disables it. Defaults to `1e-3`.
         name: string. Defaults to `"kfac"`.
 
     Example:
@@ -99,6 +105,7 @@ class KFAC(keras.optimizers.Optimizer):
         momentum=0.9,
         stat_decay=0.95,
         inverse_update_freq=10,
+        kl_clip=1e-3,
         name="kfac",
         **kwargs,
     ):
@@ -106,11 +113,14 @@ class KFAC(keras.optimizers.Optimizer):
         check_range("momentum", momentum, 0.0, 1.0, high_inclusive=False)
         check_range("stat_decay", stat_decay, 0.0, 1.0, high_inclusive=False)
         check_positive_int("inverse_update_freq", inverse_update_freq)
+        if kl_clip is not None:
+            check_range("kl_clip", kl_clip, 0.0, low_inclusive=False)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.damping = float(damping)
         self.momentum = float(momentum)
         self.stat_decay = float(stat_decay)
         self.inverse_update_freq = int(inverse_update_freq)
+        self.kl_clip = None if kl_clip is None else float(kl_clip)
         self._registered = {}  # variable path -> ("kernel" | "bias", layer name)
 
     def register_dense_layers(self, layers):
@@ -173,17 +183,33 @@ class KFAC(keras.optimizers.Optimizer):
             self.assign(f["G_inv"], ops.where(refresh, G_inv, f["G_inv"]))
         self.assign_add(self._stat_count, 1)
 
-    def update_step(self, gradient, variable, learning_rate):
+    def _precondition(self, gradient, variable):
         idx = self._get_variable_index(variable)
         kind, f = self._kinds[idx], self._factors[idx]
         if kind == "kernel":
-            step = kfac_precondition(gradient, f["A_inv"], f["G_inv"])
-        elif kind == "bias":
-            step = kfac_precondition(gradient, None, f["G_inv"])
-        else:
-            step = gradient
-        m = self._momenta[idx]
-        self.assign(m, self.momentum * m + step)
+            return kfac_precondition(gradient, f["A_inv"], f["G_inv"])
+        if kind == "bias":
+            return kfac_precondition(gradient, None, f["G_inv"])
+        return gradient
+
+    def apply(self, grads, trainable_variables=None):
+        """Preconditions every gradient, applies the KL clip, then momentum SGD."""
+        if not self.built:
+            self.build(trainable_variables)
+        steps = [self._precondition(g, v) for g, v in zip(grads, trainable_variables)]
+        if self.kl_clip is not None:
+            lr = ops.cast(self.learning_rate, "float32")
+            vg = ops.sum(ops.stack([ops.sum(s * g) for s, g in zip(steps, grads)]))
+            nu = ops.minimum(
+                1.0, ops.sqrt(self.kl_clip / ops.maximum(lr * lr * ops.abs(vg), 1e-30))
+            )
+            steps = [s * ops.cast(nu, s.dtype) for s in steps]
+        return super().apply(steps, trainable_variables)
+
+    def update_step(self, gradient, variable, learning_rate):
+        # `gradient` is already preconditioned (and clipped) by `apply`.
+        m = self._momenta[self._get_variable_index(variable)]
+        self.assign(m, self.momentum * m + gradient)
         self.assign_sub(variable, ops.cast(learning_rate, variable.dtype) * m)
 
     def get_config(self):
@@ -193,6 +219,7 @@ class KFAC(keras.optimizers.Optimizer):
             "momentum": self.momentum,
             "stat_decay": self.stat_decay,
             "inverse_update_freq": self.inverse_update_freq,
+            "kl_clip": self.kl_clip,
         }
 
 
@@ -205,8 +232,19 @@ class KFACModel(WrapperModel):
     so the step has the layer inputs and the gradients w.r.t. the
     pre-activations. With another optimizer it trains like the wrapped model.
 
+    `fisher` selects the curvature: `"empirical"` back-propagates the gradient
+    of the actual loss (it vanishes with the residuals, so steps grow as the
+    fit improves: keep `damping` large); `"gaussian"` (for a mean-squared
+    error, `N(y_pred, d/2 I)`) and `"categorical"` (for cross-entropy on
+    softmax probabilities) back-propagate the loss gradient at targets
+    *sampled from the model*, the Monte-Carlo true Fisher of Martens & Grosse
+    (section 5), which equals the Gauss-Newton matrix in expectation.
+
     Args:
         model: a `keras.Sequential`.
+        fisher: `"empirical"`, `"gaussian"` or `"categorical"`. Defaults to
+            `"empirical"`.
+        seed: int or None. Seed of the sampled targets.
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -219,12 +257,35 @@ class KFACModel(WrapperModel):
     ```
     """
 
-    def __init__(self, model, **kwargs):
+    def __init__(self, model, fisher="empirical", seed=None, **kwargs):
         if not isinstance(model, keras.Sequential):
             raise ValueError(
                 f"Argument `model` must be a keras.Sequential. Received: model={model!r}"
             )
+        check_one_of("fisher", fisher, ("empirical", "gaussian", "categorical"))
         super().__init__(model, **kwargs)
+        self.fisher = fisher
+        self.seed = seed
+        self._seed_generator = keras.random.SeedGenerator(seed)
+
+    def _sampled_output_gradient(self, y_pred):
+        """Per-example d loss / d y_pred at targets drawn from the model (no 1/n)."""
+        y_pred = ops.stop_gradient(y_pred)
+        if self.fisher == "gaussian":
+            # Keras' MSE averages over d outputs: its likelihood is N(y_pred, d/2 I),
+            # so the gradient at a sampled target is -sqrt(2/d) * eps.
+            d = ops.cast(ops.shape(y_pred)[-1], y_pred.dtype)
+            eps = keras.random.normal(
+                ops.shape(y_pred), dtype=y_pred.dtype, seed=self._seed_generator
+            )
+            return -ops.sqrt(2.0 / d) * eps
+        p = ops.clip(y_pred, 1e-7, 1.0)
+        c = keras.random.categorical(ops.log(p), 1, seed=self._seed_generator)[:, 0]
+        onehot = ops.one_hot(c, ops.shape(p)[-1], dtype=p.dtype)
+        return -onehot / p  # d(-log p_c)/dp; through the softmax: p - onehot(c)
+
+    def get_config(self):
+        return {**super().get_config(), "fisher": self.fisher, "seed": self.seed}
 
     def _dense_layers(self):
         return [layer for layer in self.inner_model.layers if type(layer) is keras.layers.Dense]
@@ -253,7 +314,7 @@ class KFACModel(WrapperModel):
         dense = set(id(layer) for layer in self._dense_layers())
         variables = self.trainable_variables
         inputs, pre = {}, {}
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=self.fisher != "empirical") as tape:
             h = x
             for layer in self.inner_model.layers:
                 if id(layer) in dense:
@@ -271,6 +332,11 @@ class KFACModel(WrapperModel):
             )
         names = list(pre)
         grads, pre_grads = tape.gradient(loss, (variables, [pre[n] for n in names]))
+        if self.fisher != "empirical":
+            batch = ops.cast(ops.shape(y_pred)[0], y_pred.dtype)
+            u = self._sampled_output_gradient(y_pred) / batch  # as if from a batch-mean loss
+            pre_grads = tape.gradient(y_pred, [pre[n] for n in names], output_gradients=u)
+        del tape
         if isinstance(self.optimizer, KFAC):
             if not self.optimizer.built:
                 self.optimizer.build(variables)

@@ -20,7 +20,11 @@ def test_single_linear_layer_matches_exact_natural_gradient():
     inner = keras.Sequential([keras.Input((d,)), keras.layers.Dense(1, use_bias=False)])
     inner.layers[0].kernel.assign(w0)
     model = KFACModel(inner)
-    model.compile(optimizer=KFAC(lr, damping=damping, momentum=0.0), loss="mse", jit_compile=True)
+    model.compile(
+        optimizer=KFAC(lr, damping=damping, momentum=0.0, kl_clip=None),
+        loss="mse",
+        jit_compile=True,
+    )
     model.fit(x, t, batch_size=n, epochs=1, verbose=0, shuffle=False)
 
     x64, r = x.astype(np.float64), (x @ w0 - t).astype(np.float64)
@@ -43,7 +47,8 @@ def test_kfac_factors_and_preconditioner():
     np.testing.assert_allclose(kfac_precondition(np.ones(1, "float32"), None, G_inv), [0.5])
 
 
-def test_kfac_trains_autoencoder_and_saves(tmp_path):
+@pytest.mark.parametrize("fisher", ["empirical", "gaussian"])
+def test_kfac_trains_autoencoder_and_saves(tmp_path, fisher):
     rng = np.random.default_rng(0)
     x = (rng.normal(size=(128, 2)) @ rng.normal(size=(2, 6))).astype("float32")
     inner = keras.Sequential(
@@ -54,7 +59,7 @@ def test_kfac_trains_autoencoder_and_saves(tmp_path):
             keras.layers.Dense(6),
         ]
     )
-    model = KFACModel(inner)
+    model = KFACModel(inner, fisher=fisher, seed=0)
     model.compile(
         optimizer=KFAC(0.05, damping=1e-2, inverse_update_freq=5), loss="mse", jit_compile=True
     )
@@ -63,8 +68,26 @@ def test_kfac_trains_autoencoder_and_saves(tmp_path):
     model.save(tmp_path / "kfac.keras")
     loaded = keras.models.load_model(tmp_path / "kfac.keras")
     assert isinstance(loaded.optimizer, KFAC) and loaded.optimizer.inverse_update_freq == 5
+    assert loaded.fisher == fisher
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     loaded.fit(x, x, epochs=1, batch_size=32, verbose=0)  # continues training after reload
+
+
+def test_kfac_categorical_fisher_classifies():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int32")
+    inner = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, "tanh"), keras.layers.Dense(2, "softmax")]
+    )
+    model = KFACModel(inner, fisher="categorical", seed=0)
+    model.compile(
+        optimizer=KFAC(0.2, damping=1e-2),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    hist = model.fit(x, y, epochs=5, batch_size=32, verbose=0)
+    assert hist.history["accuracy"][-1] > 0.9
 
 
 @pytest.mark.parametrize(
@@ -74,6 +97,7 @@ def test_kfac_trains_autoencoder_and_saves(tmp_path):
         ({"momentum": 1.0}, "momentum"),
         ({"stat_decay": -0.1}, "stat_decay"),
         ({"inverse_update_freq": 0}, "inverse_update_freq"),
+        ({"kl_clip": 0.0}, "kl_clip"),
     ],
 )
 def test_kfac_bad_hyperparameters(kwargs, arg):
@@ -85,3 +109,5 @@ def test_kfac_model_needs_sequential():
     inp = keras.Input((2,))
     with pytest.raises(ValueError, match="`model`"):
         KFACModel(keras.Model(inp, keras.layers.Dense(1)(inp)))
+    with pytest.raises(ValueError, match="`fisher`"):
+        KFACModel(keras.Sequential([inp, keras.layers.Dense(1)]), fisher="exact")
