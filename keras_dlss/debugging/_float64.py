@@ -68,6 +68,21 @@ def float64_copy(layer, args, kwargs):
     return copy
 
 
+def is_float64(layer):
+    """True when `layer` (and its sublayers, for models) computes and stores in float64."""
+    layers = [layer]
+    while layers:
+        current = layers.pop()
+        if keras.backend.standardize_dtype(current.compute_dtype) != "float64":
+            return False
+        layers += list(getattr(current, "layers", []))
+    return all(
+        keras.backend.standardize_dtype(w.dtype) == "float64"
+        for w in layer.weights
+        if is_floating(w)
+    )
+
+
 def is_floating(x):
     dtype = getattr(x, "dtype", None)
     if dtype is None:

@@ -21,7 +21,7 @@ from keras import ops, tree
 from keras_dlss._validation import check_one_of, check_range
 from keras_dlss.autodiff.core import vjp
 from keras_dlss.debugging import _finite_differences as fd
-from keras_dlss.debugging._float64 import cast_floats, float64_copy, is_floating
+from keras_dlss.debugging._float64 import cast_floats, float64_copy, is_float64, is_floating
 from keras_dlss.debugging.gradient_report import (
     GradientCheckError,
     GradientCheckReport,
@@ -213,7 +213,8 @@ def _layer_call(layer, args, args64, call_kwargs, kwargs64, variables):
     accepts_training = "training" in inspect.signature(layer.call).parameters
     if accepts_training:
         kwargs64.setdefault("training", False)
-    copy = float64_copy(layer, args64, kwargs64)
+    # Already float64 everywhere: use the layer itself (the StatelessScope keeps it intact).
+    copy = layer if is_float64(layer) else float64_copy(layer, args64, kwargs64)
     originals = layer.trainable_variables
     if variables is None:
         selected = list(range(len(originals)))
@@ -301,31 +302,47 @@ def _check_order(f, leaves, names, kinds, order, eps, atol, rtol, fast_mode, rng
         TensorCheck(name, kind, order, tuple(leaf.shape))
         for name, kind, leaf in zip(names, kinds, leaves)
     ]
-    if fast_mode:
-        projections, base = fd.fast_projections(f, leaves, eps, rng)
-        for result, (a, plus, minus) in zip(results, projections):
-            skip = fd.kinks(plus, minus, base, eps, atol, rtol) if skip_kinks else None
-            compare(result, a, (plus - minus) / (2 * eps), atol, rtol, skip)
+    if not fast_mode:
+        base = ops.convert_to_numpy(fd.flat_outputs(f(leaves)))
+        for i, result in enumerate(results):
+            _full_check(f, leaves, i, base, result, eps, atol, rtol, skip_kinks)
         return results
-    base = ops.convert_to_numpy(fd.flat_outputs(f(leaves)))
-    for i, (result, leaf) in enumerate(zip(results, leaves)):
-        n = int(np.prod(leaf.shape))
-        if n == 0:
-            continue
-        jac = fd.analytical_jacobian(f, leaves, i)
-        columns, chunk = fd.numerical_columns(f, leaves, i, eps, base.shape[0])
-        for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-            plus, minus = (c[: stop - start] for c in columns(start))
-            skip = fd.kinks(plus, minus, base[None], eps, atol, rtol) if skip_kinks else None
-            compare(
-                result,
-                jac[:, start:stop].T,
-                (plus - minus) / (2 * eps),
-                atol,
-                rtol,
-                skip,
-                index_offset=start,
-                shape=leaf.shape,
-            )
+    projections, base = fd.fast_projections(f, leaves, eps, rng)
+    for i, (result, (a, plus, minus)) in enumerate(zip(results, projections)):
+        skip = fd.kinks(plus, minus, base, eps, atol, rtol) if skip_kinks else None
+        compare(result, a, (plus - minus) / (2 * eps), atol, rtol, skip)
+        if not result.passed and int(np.prod(leaves[i].shape)) <= _LOCATE_LIMIT:
+            _locate(f, leaves, i, result, eps, atol, rtol, skip_kinks)
     return results
+
+
+# In fast mode a failing tensor up to this size is re-checked in full to find the worst element.
+_LOCATE_LIMIT = 4096
+
+
+def _locate(f, leaves, i, result, eps, atol, rtol, skip_kinks):
+    full = TensorCheck(result.name, result.kind, result.order, result.shape)
+    base = ops.convert_to_numpy(fd.flat_outputs(f(leaves)))
+    _full_check(f, leaves, i, base, full, eps, atol, rtol, skip_kinks)
+    result.worst_index, result.worst_output = full.worst_index, full.worst_output
+
+
+def _full_check(f, leaves, i, base, result, eps, atol, rtol, skip_kinks):
+    n = int(np.prod(leaves[i].shape))
+    if n == 0:
+        return
+    jac = fd.analytical_jacobian(f, leaves, i)
+    for start, plus, minus in fd.numerical_chunks(f, leaves, i, eps, base.shape[0]):
+        stop = min(start + plus.shape[0], n)
+        plus, minus = plus[: stop - start], minus[: stop - start]
+        skip = fd.kinks(plus, minus, base[None], eps, atol, rtol) if skip_kinks else None
+        compare(
+            result,
+            jac[:, start:stop].T,
+            (plus - minus) / (2 * eps),
+            atol,
+            rtol,
+            skip,
+            index_offset=start,
+            shape=leaves[i].shape,
+        )

@@ -20,7 +20,8 @@ class TensorCheck:
         max_abs_error: max |analytical - numerical|.
         max_rel_error: max |analytical - numerical| / max(|analytical|, |numerical|)
             over entries larger than `atol`.
-        worst_index: index in the tensor of the worst element (full mode), or None.
+        worst_index: index in the tensor of the worst element (full mode, and fast mode
+            for failing tensors of at most 4096 elements, located by a full re-check), or None.
         worst_output: flat index of the output element of the worst entry, or None.
         analytical: the backend's value at the worst entry.
         numerical: the finite-difference value at the worst entry.

@@ -87,6 +87,13 @@ def test_full_mode_reports_worst_index():
     assert result.analytical == pytest.approx(6.0) and result.numerical == pytest.approx(3.0)
 
 
+def test_fast_mode_locates_the_worst_element_of_a_failing_tensor():
+    with pytest.raises(GradientCheckError) as info:
+        gradient_check(_wrong_product, (np.array([1.0, 3.0, 1.0]), np.ones(3)), fast_mode=True)
+    result = info.value.report["inputs[1]"]
+    assert result.checked == 1 and tuple(result.worst_index) == (1,)
+
+
 def test_raise_exception_false_returns_failed_report():
     report = gradient_check(_wrong_product, (_rand(3), _rand(3)), raise_exception=False)
     assert not report.passed and [r.name for r in report.failures] == ["inputs[1]"]
