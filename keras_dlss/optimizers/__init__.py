@@ -1,5 +1,6 @@
 """keras_dlss.optimizers: public exports (each listed in `__all__`)."""
 
+from keras_dlss.optimizers.hypergradient import HypergradientAdam, HypergradientSGD
 from keras_dlss.optimizers.kfac import (
     KFAC,
     KFACModel,
@@ -11,6 +12,8 @@ from keras_dlss.optimizers.lookahead import Lookahead, lookahead_sync
 from keras_dlss.optimizers.sam import SAM, SAMModel, sam_perturbation
 
 __all__ = [
+    "HypergradientAdam",
+    "HypergradientSGD",
     "KFAC",
     "KFACModel",
     "Lookahead",
