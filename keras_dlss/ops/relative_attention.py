@@ -27,9 +27,10 @@ __all__ = ["relative_position_logits"]
 
 def _rel_logits(query, relative_embeddings):
     """`query [..., H, Lq, D]` times embeddings `[R, D]` or `[H, R, D]` -> `[..., H, Lq, R]`."""
+    # A broadcasting matmul, not an ellipsis einsum: tf2onnx's einsum rewriter rejects "...".
     if len(relative_embeddings.shape) == 2:
-        return ops.einsum("...qd,rd->...qr", query, relative_embeddings)
-    return ops.einsum("...hqd,hrd->...hqr", query, relative_embeddings)
+        return ops.matmul(query, ops.transpose(relative_embeddings))
+    return ops.matmul(query, ops.transpose(relative_embeddings, (0, 2, 1)))
 
 
 def _pad_rows(embeddings, before, after):

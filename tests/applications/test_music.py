@@ -46,7 +46,7 @@ def test_cached_steps_equal_full_forward_and_primer(cls):
 
 
 @pytest.mark.parametrize("cls", MODELS)
-def test_save_load_and_saved_model_export(cls, tmp_path):
+def test_save_load_and_saved_model_and_onnx_export(cls, tmp_path):
     from keras_dlss.export import export_and_compare
 
     model = cls(**TINY[cls])
@@ -56,6 +56,8 @@ def test_save_load_and_saved_model_export(cls, tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(np.asarray(loaded(tokens)), expected, atol=1e-5)
     assert export_and_compare(loaded, str(tmp_path / "saved_model"), tokens) < 1e-4
+    onnx = export_and_compare(loaded, str(tmp_path / "model.onnx"), tokens, format="onnx")
+    assert onnx < 1e-4
 
 
 def test_generate_continues_primer_and_is_seeded():

@@ -136,7 +136,7 @@ def test_bad_arguments_raise():
         block(_x(), cache=np.zeros((2, 2, 5, 2, 4), "float32"))
 
 
-def test_saved_model_export(tmp_path):
+def test_saved_model_and_onnx_export(tmp_path):
     from keras_dlss.export import export_and_compare
 
     inputs = keras.Input((5, 8))
@@ -144,3 +144,4 @@ def test_saved_model_export(tmp_path):
     outputs = TransformerDecoderBlock(2, 6, attention="absolute")(hidden)
     model = keras.Model(inputs, outputs)
     assert export_and_compare(model, str(tmp_path / "saved_model"), _x()) < 1e-5
+    assert export_and_compare(model, str(tmp_path / "m.onnx"), _x(), format="onnx") < 1e-5
