@@ -9,6 +9,7 @@ from keras_dlss.applications.music import (
     plot_piano_roll,
 )
 from keras_dlss.applications.registry import get_task, register_task, task_names
+from keras_dlss.applications.seq2seq import Seq2SeqTranslator
 from keras_dlss.applications.tagger import BiLSTMCRFTagger
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "MLPClassifier",
     "MusicTransformer",
     "PerformanceRNN",
+    "Seq2SeqTranslator",
     "Task",
     "TaskData",
     "generate_performance",

@@ -13,6 +13,7 @@ _TASKS: dict[str, str] = {
     "mlp": "keras_dlss.applications.mlp:MLPTask",
     "music-transformer": "keras_dlss.applications.music:MusicTransformerTask",
     "performance-rnn": "keras_dlss.applications.music:PerformanceRNNTask",
+    "seq2seq": "keras_dlss.applications.seq2seq_task:Seq2SeqTask",
 }
 
 

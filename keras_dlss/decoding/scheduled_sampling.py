@@ -8,7 +8,7 @@ own previous prediction (its argmax, or a sample from it). `epsilon_i = 1` is
 teacher forcing, `epsilon_i = 0` is free running. `epsilon_i` decays over
 training (`keras_dlss.schedules`, `keras_dlss.callbacks.ScheduledSampling`).
 
-The unroll is one `ops.scan` with the coin flips drawn before the loop, so it
+The unroll is one bounded `ops.while_loop` with the coin flips drawn before it, so it
 compiles with XLA and `epsilon` may be a variable that changes between steps
 without retracing.
 """
@@ -55,8 +55,6 @@ def scheduled_sampling_unroll(
     Args:
         step_fn: callable `(tokens, state) -> (log_probs, new_state)` or
             `(log_probs, new_state, hidden)`, as in `keras_dlss.decoding`.
-            Tensors in `state` are stacked over time by the scan: keep large
-            constants (encoder memory) in the step function's closure.
             `hidden` (e.g. decoder outputs, `[N, H]`) is collected for
             professor forcing.
         initial_state: tensor or nest of tensors with leading dimension `B`.
@@ -112,37 +110,50 @@ def scheduled_sampling_unroll(
 
     log_probs, state, hidden = _split_step(step_fn(ops.full((batch,), start_id, "int32"), state))
     log_probs = ops.cast(log_probs, "float32")
-    if length == 1:
-        return log_probs[:, None], (None if hidden is None else hidden[:, None])
-
-    # Coin flips and sampling noise for steps 1..T-1, drawn outside the loop.
-    noise = random.uniform((2, length - 1, batch), seed=seed)
+    # Coin flips and sampling noise for every step, drawn outside the loop.
+    noise = random.uniform((2, length, batch), seed=seed)
     epsilon = ops.cast(teacher_forcing_probability, "float32")
     use_truth = noise[0] < epsilon
-    previous_truth = ops.transpose(targets[:, :-1])  # [T-1, B]
-
+    truth = ops.transpose(targets)  # [T, B]; step t may feed truth[t - 1]
     with_hidden = hidden is not None
+    # Per-step outputs go into [T, B, ...] buffers with scatter updates inside a
+    # while loop with a static trip count: unlike ops.scan / ops.fori_loop on
+    # TensorFlow, this is differentiable under XLA (needs maximum_iterations).
+    buffers = [_buffer(log_probs, length)]
+    if with_hidden:
+        buffers.append(_buffer(hidden, length))
 
-    def body(carry, xs):
-        log_probs, state = carry[0], carry[1]
-        truth, teacher, uniforms = xs
+    def cond(i, *_):
+        return i < length
+
+    def body(i, log_probs, state, buffers):
+        teacher = ops.take(use_truth, i, axis=0)
+        uniforms = ops.take(noise[1], i, axis=0)
         predicted = ops.stop_gradient(_predict(log_probs, uniforms, sampling))
-        tokens = ops.where(teacher, truth, predicted)
+        tokens = ops.where(teacher, ops.take(truth, i - 1, axis=0), predicted)
         new_log_probs, new_state, new_hidden = _split_step(step_fn(tokens, state))
         new_state = keras.tree.map_structure(lambda o, n: ops.cast(n, o.dtype), state, new_state)
-        carry = (ops.cast(new_log_probs, "float32"), new_state)
-        if with_hidden:
-            carry = carry + (ops.cast(new_hidden, hidden.dtype),)
-        # TF's ops.scan needs the stacked outputs to mirror the carry.
-        return carry, carry
+        new_log_probs = ops.cast(new_log_probs, "float32")
+        values = [new_log_probs] + ([new_hidden] if with_hidden else [])
+        buffers = [_write(b, i, v) for b, v in zip(buffers, values)]
+        return i + 1, new_log_probs, new_state, buffers
 
-    init = (log_probs, state) + ((hidden,) if with_hidden else ())
-    _, stacked = ops.scan(body, init, (previous_truth, use_truth, noise[1]))
-    all_log_probs = _prepend(log_probs, stacked[0])
-    return all_log_probs, (_prepend(hidden, stacked[2]) if with_hidden else None)
+    loop_vars = (ops.convert_to_tensor(1, "int32"), log_probs, state, buffers)
+    *_, buffers = ops.while_loop(cond, body, loop_vars, maximum_iterations=max(length - 1, 1))
+    stacked = [_time_major_to_batch_major(b) for b in buffers]
+    return stacked[0], (stacked[1] if with_hidden else None)
 
 
-def _prepend(first, rest):
-    """[B, ...] step-0 value + [T-1, B, ...] scanned values -> [B, T, ...]."""
-    perm = (1, 0) + tuple(range(2, len(rest.shape)))
-    return ops.concatenate([first[:, None], ops.transpose(rest, perm)], axis=1)
+def _buffer(first, length):
+    """A [T, B, ...] buffer holding `first` at step 0."""
+    buffer = ops.zeros((length, *ops.shape(first)), first.dtype)
+    return _write(buffer, 0, first)
+
+
+def _write(buffer, step, value):
+    index = ops.reshape(ops.convert_to_tensor(step, "int32"), (1, 1))
+    return ops.scatter_update(buffer, index, ops.cast(value, buffer.dtype)[None])
+
+
+def _time_major_to_batch_major(x):
+    return ops.transpose(x, (1, 0) + tuple(range(2, len(x.shape))))

@@ -1,0 +1,97 @@
+"""Professor forcing: a GAN between teacher-forced and free-running dynamics.
+
+Lamb, Goyal, Zhang, Zhang, Courville & Bengio 2016, "Professor Forcing: A New
+Algorithm for Training Recurrent Networks" (https://arxiv.org/abs/1610.09038).
+A discriminator sees the decoder's hidden-state sequence and guesses whether
+it came from a teacher-forced run or a free-running (sampled) run; the
+decoder is trained with its usual likelihood plus a term that makes its
+free-running dynamics indistinguishable from its teacher-forced ones (the
+paper's C_f), and optionally the converse (C_t).
+
+The train step below is the only TensorFlow-specific code of the seq2seq
+application (two optimizers need a gradient tape); it is imported locally by
+`Seq2SeqTranslator.train_step` when the backend is TensorFlow.
+"""
+
+import keras
+from keras import ops
+
+
+def build_discriminator(units, dtype=None, name="discriminator"):
+    """Bidirectional GRU over a `[B, T, H]` hidden sequence -> `[B, 1]` logit.
+
+    The paper's discriminator: a bidirectional RNN summarizing the behavior
+    sequence, followed by an MLP.
+    """
+    return keras.Sequential(
+        [
+            keras.layers.Bidirectional(keras.layers.GRU(units), dtype=dtype),
+            keras.layers.Dense(units, activation="relu", dtype=dtype),
+            keras.layers.Dense(1, dtype=dtype),
+        ],
+        name=name,
+    )
+
+
+def _bce(labels_are_teacher, logits):
+    labels = ops.ones_like(logits) if labels_are_teacher else ops.zeros_like(logits)
+    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
+
+
+def discriminator_losses(discriminator, teacher_hidden, free_hidden, training=True):
+    """Returns `(d_loss, g_loss, d_accuracy)` from one discriminator pass.
+
+    `d_loss` trains the discriminator (teacher-forced = 1, free running = 0);
+    `g_loss` is the paper's C_f + C_t with flipped labels: free-running
+    sequences should look teacher-forced and vice versa. The caller takes
+    `d_loss` gradients w.r.t. the discriminator only and `g_loss` gradients
+    w.r.t. the decoder only, so one pass over both batches serves both.
+    """
+    batch = ops.shape(teacher_hidden)[0]
+    logits = discriminator(
+        ops.concatenate([teacher_hidden, free_hidden], axis=0), training=training
+    )
+    d_teacher, d_free = logits[:batch], logits[batch:]
+    d_loss = _bce(True, d_teacher) + _bce(False, d_free)
+    g_loss = _bce(True, d_free) + _bce(False, d_teacher)
+    correct = ops.concatenate(
+        [ops.cast(d_teacher > 0, "float32"), ops.cast(d_free <= 0, "float32")]
+    )
+    return d_loss, g_loss, ops.mean(correct)
+
+
+def professor_forcing_train_step(model, data):
+    """One professor-forcing update of `model` (a `Seq2SeqTranslator`), TensorFlow backend."""
+    import tensorflow as tf
+
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    source, target = model._unpack(x)
+    discriminator = model.discriminator
+    disc_ids = {id(v) for v in discriminator.trainable_weights}
+    with tf.GradientTape(persistent=True) as tape:
+        logits, teacher_hidden = model.teacher_forced(source, target, training=True)
+        _, free_hidden = model.free_running(source, ops.shape(target)[1], training=True)
+        nll = model.compute_loss(x=x, y=y, y_pred=logits, sample_weight=sample_weight)
+        d_loss, g_loss, d_accuracy = discriminator_losses(
+            discriminator, teacher_hidden, free_hidden
+        )
+        loss = nll + model.adversarial_weight * g_loss
+    # The main optimizer tracks every trainable weight (as Keras builds it on
+    # load); the discriminator's entries get zero gradients so Adam leaves them.
+    variables = model.trainable_weights
+    grads = tape.gradient(loss, variables)
+    grads = [ops.zeros_like(v) if id(v) in disc_ids else g for v, g in zip(variables, grads)]
+    model.optimizer.apply_gradients(zip(grads, variables))
+    disc_vars = discriminator.trainable_weights
+    model.discriminator_optimizer.apply_gradients(zip(tape.gradient(d_loss, disc_vars), disc_vars))
+    del tape
+    for metric in model.metrics:
+        if metric.name == "loss":
+            metric.update_state(nll)
+        elif metric.name == "discriminator_loss":
+            metric.update_state(d_loss)
+        elif metric.name == "discriminator_accuracy":
+            metric.update_state(d_accuracy)
+        else:
+            metric.update_state(y, logits, sample_weight=sample_weight)
+    return model.get_metrics_result()
