@@ -334,14 +334,26 @@ class PopulationBasedTraining(kt.Tuner):
     def _build_hypermodel(self, hp):
         model = super()._build_hypermodel(hp)
         if _PARENT in hp.values:
-            # Exploit (or continue): start from the parent's end-of-round weights.
-            # The optimizer restarts (its hyperparameters may have changed), so
-            # Keras' "skipping optimizer variables" warning is expected.
+            # Continue or exploit: start from the parent's end-of-round weights.
+            # A member that continues keeps its optimizer state (momenta, step
+            # count, schedules); an exploiting member restarts its optimizer,
+            # since its hyperparameters changed (Keras then warns that it skips
+            # the saved optimizer variables, which is expected).
+            optimizer = getattr(model, "optimizer", None)
+            exploited = _SOURCE in hp.values
+            if optimizer is not None and not exploited:
+                optimizer.build(model.trainable_variables)
+            fresh = [v.numpy() for v in optimizer.variables] if optimizer is not None else []
             with warnings.catch_warnings():
                 warnings.filterwarnings(
                     "ignore", message=".*Skipping variable loading for optimizer.*"
                 )
                 model.load_weights(self._get_checkpoint_fname(hp.values[_PARENT]))
+            if exploited:
+                # The checkpoint may also hold the donor's optimizer state (its
+                # learning rate among it): put back the fresh, explored values.
+                for v, value in zip(optimizer.variables if optimizer is not None else [], fresh):
+                    v.assign(value)
         return model
 
     def run_trial(self, trial, *args, **kwargs):

@@ -18,6 +18,7 @@ class RecordingHyperModel(kt.HyperModel):
     def __init__(self, crash_at=None):
         super().__init__()
         self.start_weights = {}
+        self.start_iterations = {}
         self.calls = 0
         self.crash_at = crash_at
 
@@ -34,6 +35,9 @@ class RecordingHyperModel(kt.HyperModel):
             raise kt.errors.FatalError("simulated crash")
         key = (hp.values["pbt/member"], hp.values["pbt/round"])
         self.start_weights[key] = [w.copy() for w in model.get_weights()]
+        self.start_iterations[key] = int(model.optimizer.iterations.numpy())
+        # The explored learning rate, not the donor's, is what trains.
+        np.testing.assert_allclose(float(model.optimizer.learning_rate), hp.values["lr"], rtol=1e-6)
         return model.fit(*args, **kwargs)
 
 
@@ -79,6 +83,17 @@ def test_exploit_copies_weights_and_schedule(tmp_path):
         started = hm.start_weights[(v["pbt/member"], v["pbt/round"])]
         for a, b in zip(saved, started):
             np.testing.assert_array_equal(a, b)
+
+    # Continuing members keep their optimizer state (4 steps per round); exploiting ones restart.
+    def steps_since_restart(trial):
+        v = trial.hyperparameters.values
+        if "pbt/exploited_from" in v or "tuner/trial_id" not in v:
+            return 0
+        return 4 + steps_since_restart(tuner.oracle.get_trial(v["tuner/trial_id"]))
+
+    for t in trials:
+        v = t.hyperparameters.values
+        assert hm.start_iterations[(v["pbt/member"], v["pbt/round"])] == steps_since_restart(t)
     schedule = tuner.get_schedule()
     assert [s["round"] for s in schedule] == [0, 1, 2]
     fig = tuner.plot_schedule(path=str(tmp_path / "schedule.png"))
