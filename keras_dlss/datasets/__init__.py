@@ -2,6 +2,7 @@
 
 from keras_dlss.datasets import music
 from keras_dlss.datasets.conll import Vocabulary, encode_characters, read_conll, read_conllu
+from keras_dlss.datasets.dates import generate_dates, load_dates
 from keras_dlss.datasets.music import (
     events_to_midi,
     load_bach_chorales,
@@ -11,6 +12,8 @@ from keras_dlss.datasets.music import (
 )
 
 __all__ = [
+    "generate_dates",
+    "load_dates",
     "Vocabulary",
     "encode_characters",
     "read_conll",
