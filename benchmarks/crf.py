@@ -1,0 +1,126 @@
+"""CRF speed: keras_dlss.ops (TF backend, jit_compile=True) vs pytorch-crf, side by side.
+
+Times NLL + gradient (w.r.t. emissions and all CRF weights) and Viterbi decoding
+at (B, T, K) = (32, 64, 20), (32, 256, 20), (8, 1024, 50), full-length masks,
+for our sequential and parallel algorithms. Prints medians and our speed-up
+(best of our two algorithms) over pytorch-crf.
+
+    .venv/bin/pip install torch==2.13.0 pytorch-crf   # CPU build, benchmarks only
+    .venv/bin/python benchmarks/crf.py [--repeats 20] [--shapes 32x64x20,...]
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_dlss.ops import crf_decode, crf_log_likelihood  # noqa: E402
+
+SHAPES = ((32, 64, 20), (32, 256, 20), (8, 1024, 50))
+
+
+def median_ms(fn, repeats, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def ours(shape, algorithm, repeats):
+    b, t, k = shape
+    rng = np.random.default_rng(0)
+    emissions = tf.constant(rng.normal(size=shape).astype("float32"))
+    tags = tf.constant(rng.integers(0, k, size=(b, t)).astype("int32"))
+    weights = [
+        tf.Variable(rng.normal(size=s).astype("float32") * 0.1) for s in ((k, k), (k,), (k,))
+    ]
+
+    @tf.function(jit_compile=True)
+    def nll_and_grad(emissions, tags):
+        with tf.GradientTape() as tape:
+            tape.watch(emissions)
+            trans, start, end = (tf.convert_to_tensor(w) for w in weights)
+            nll = -tf.reduce_sum(
+                crf_log_likelihood(emissions, tags, trans, None, start, end, algorithm=algorithm)
+            )
+        return nll, tape.gradient(nll, [emissions, *weights])
+
+    @tf.function(jit_compile=True)
+    def decode(emissions):
+        trans, start, end = (tf.convert_to_tensor(w) for w in weights)
+        return crf_decode(emissions, trans, None, start, end, algorithm=algorithm)
+
+    nll_ms = median_ms(
+        lambda: [x.numpy() for x in tf.nest.flatten(nll_and_grad(emissions, tags))], repeats
+    )
+    dec_ms = median_ms(lambda: decode(emissions)[0].numpy(), repeats)
+    return nll_ms, dec_ms
+
+
+def pytorch_crf(shape, repeats):
+    import torch
+    from torchcrf import CRF
+
+    b, t, k = shape
+    rng = np.random.default_rng(0)
+    crf = CRF(k, batch_first=True)
+    emissions = torch.tensor(rng.normal(size=shape).astype("float32"), requires_grad=True)
+    tags = torch.tensor(rng.integers(0, k, size=(b, t)))
+    mask = torch.ones(b, t, dtype=torch.bool)
+
+    def nll_and_grad():
+        crf.zero_grad()
+        emissions.grad = None
+        nll = -crf(emissions, tags, mask, reduction="sum")
+        nll.backward()
+
+    def decode():
+        with torch.no_grad():
+            crf.decode(emissions, mask)
+
+    return median_ms(nll_and_grad, repeats), median_ms(decode, repeats)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--shapes", default=",".join("x".join(map(str, s)) for s in SHAPES))
+    args = parser.parse_args()
+    shapes = [tuple(int(d) for d in s.split("x")) for s in args.shapes.split(",")]
+    try:
+        import torch
+        import torchcrf  # noqa: F401
+
+    except ImportError:
+        print(
+            "pytorch-crf not installed: pip install torch==2.13.0 pytorch-crf (peer column empty)"
+        )
+        torch = None
+    header = f"{'(B, T, K)':<15} {'op':<10} {'pytorch-crf':>12} {'ours seq':>10} {'ours par':>10} {'speed-up':>9}"
+    print(header)
+    print("-" * len(header))
+    for shape in shapes:
+        repeats = max(5, args.repeats // (4 if shape[1] >= 1024 else 1))
+        peer = pytorch_crf(shape, repeats) if torch is not None else (float("nan"),) * 2
+        seq = ours(shape, "sequential", repeats)
+        par = ours(shape, "parallel", repeats)
+        for i, op in enumerate(("NLL+grad", "Viterbi")):
+            best = min(seq[i], par[i])
+            print(
+                f"{str(shape):<15} {op:<10} {peer[i]:>10.2f}ms {seq[i]:>8.2f}ms {par[i]:>8.2f}ms "
+                f"{peer[i] / best:>8.1f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
