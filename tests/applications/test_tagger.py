@@ -38,7 +38,7 @@ def test_embedded_corpus_splits_and_metadata(data):
 
 def test_task_trains_predicts_and_round_trips(data, tmp_path):
     task = get_task("tagger")
-    model = task.build_model(data, jit_compile=True, **SMALL)
+    model = task.build_model(data, jit_compile=False, **SMALL)  # XLA: tests/layers/test_crf.py
     assert isinstance(model, CRFModel)
     x, y = _subset(data.train, 64)
     history = model.fit(x, y, epochs=2, batch_size=32, verbose=0)

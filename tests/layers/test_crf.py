@@ -66,7 +66,7 @@ def _model(vocab=30, constraints=None):
 
 
 def test_fit_with_only_an_optimizer_xla():
-    x, y = _toy_data()
+    x, y = _toy_data(n=64)
     model = _model()
     model.compile(optimizer=keras.optimizers.Adam(0.05), jit_compile=True)
     history = model.fit(x, y, epochs=8, batch_size=32, verbose=0)
@@ -134,7 +134,6 @@ def test_keras_and_saved_model_round_trip(tmp_path):
     x, y = _toy_data(n=16)
     model = _model()
     model.compile(optimizer="adam")
-    model.fit(x, y, epochs=1, verbose=0)
     expected = model.predict(x, verbose=0)
     path = os.path.join(tmp_path, "m.keras")
     model.save(path)
@@ -169,3 +168,21 @@ def test_bad_inputs():
         CRF(3)(_emissions(k=5))
     with pytest.raises(ValueError, match="`mask` must be right-padded"):
         CRF(K)(_emissions(b=1, t=3), mask=np.array([[True, False, True]]))
+
+
+@pytest.mark.parametrize("algorithm", ["sequential", "parallel"])
+def test_onnx_export_serves_the_same_tags(tmp_path, algorithm):
+    pytest.importorskip("onnxruntime")
+    from keras_dlss.export.artifacts import run_onnx
+
+    steps = None if algorithm == "sequential" else 6  # parallel needs a static length
+    inputs = keras.Input((steps,), dtype="int32")
+    h = keras.layers.Embedding(20, 8, mask_zero=True)(inputs)
+    crf = CRF(K, algorithm=algorithm, transitions_initializer="glorot_uniform")
+    model = CRFModel(inputs, crf(keras.layers.Dense(K)(h)))
+    x = np.random.default_rng(0).integers(1, 20, size=(3, 6)).astype("int32")
+    x[1, 4:] = 0
+    expected = model.predict(x, verbose=0)
+    path = os.path.join(tmp_path, "crf.onnx")
+    model.export(path, format="onnx", verbose=False)
+    np.testing.assert_array_equal(keras.tree.flatten(run_onnx(path, [x]))[0], expected)
