@@ -41,12 +41,12 @@ class RecordingHyperModel(kt.HyperModel):
         return model.fit(*args, **kwargs)
 
 
-def _tuner(tmp_path, hypermodel, overwrite=True):
+def _tuner(tmp_path, hypermodel, overwrite=True, rounds=3):
     return PopulationBasedTraining(
         hypermodel,
         objective="val_loss",
         population_size=4,
-        rounds=3,
+        rounds=rounds,
         quantile=0.25,
         seed=1,
         directory=str(tmp_path),
@@ -130,20 +130,26 @@ def test_exploit_truncation_selection():
 
 
 def test_interrupted_search_resumes_from_checkpoints(tmp_path):
-    crashing = RecordingHyperModel(crash_at=7)  # round 1, member 2
+    crashing = RecordingHyperModel(crash_at=6)  # round 1, member 1
     with pytest.raises(kt.errors.FatalError):
-        _search(_tuner(tmp_path, crashing))
+        _search(_tuner(tmp_path, crashing, rounds=2))
     resumed_hm = RecordingHyperModel()
-    tuner = _tuner(tmp_path, resumed_hm, overwrite=False)
+    tuner = _tuner(tmp_path, resumed_hm, overwrite=False, rounds=2)
     _search(tuner)
     trials = tuner.oracle.trials
-    assert len(trials) == 12 and all(t.status == "COMPLETED" for t in trials.values())
-    # Nothing done before the crash is trained again: 6 trials had completed.
-    assert resumed_hm.calls == 6
-    assert set(resumed_hm.start_weights) == {(m, r) for m in range(4) for r in (1, 2)} - {
-        (0, 1),
-        (1, 1),
-    }
+    assert len(trials) == 8 and all(t.status == "COMPLETED" for t in trials.values())
+    # Nothing done before the crash is trained again: 5 trials had completed, and
+    # the interrupted one restarts from its parent's checkpoint.
+    assert resumed_hm.calls == 3
+    assert set(resumed_hm.start_weights) == {(1, 1), (2, 1), (3, 1)}
+    retried = next(
+        t
+        for t in trials.values()
+        if (t.hyperparameters["pbt/member"], t.hyperparameters["pbt/round"]) == (1, 1)
+    )
+    parent = tuner.oracle.get_trial(retried.hyperparameters["tuner/trial_id"])
+    for a, b in zip(tuner.load_model(parent).get_weights(), resumed_hm.start_weights[(1, 1)]):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize(
