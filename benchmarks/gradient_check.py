@@ -87,14 +87,26 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-full", action="store_true")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for both libraries (torch, TF intra/inter-op); default: all cores",
+    )
     args = parser.parse_args()
+    import tensorflow as tf
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     layers, x = _weights()
     n_params = sum(w.size + b.size for w, b in layers)
     print(
         f"MLP {'-'.join(map(str, SIZES))} tanh, batch {BATCH}, {n_params} parameters, "
-        f"float64; torch {torch.__version__} with {torch.get_num_threads()} threads, "
+        f"float64; torch {torch.__version__}, {torch.get_num_threads()} thread(s) per library, "
         f"{os.cpu_count()} CPUs"
     )
     print(f"{'mode':<6} {'library':<26} {'wall s':>9} {'cpu s':>9}")

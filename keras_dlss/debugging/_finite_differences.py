@@ -53,7 +53,7 @@ def fast_projections(fn, leaves, eps, rng):
     projections = []
     for i, leaf in enumerate(leaves):
         u = rng.standard_normal(tuple(leaf.shape))
-        u = ops.convert_to_tensor(u / (np.linalg.norm(u) or 1.0), "float64")
+        u = ops.convert_to_tensor(u / (np.sqrt(np.sum(u * u)) or 1.0), "float64")  # no BLAS
         analytical = float(ops.convert_to_numpy(ops.sum(grads[i] * u)))
         plus = project(fn(_replace(leaves, i, leaf + eps * u)))
         minus = project(fn(_replace(leaves, i, leaf - eps * u)))
@@ -124,7 +124,9 @@ def numerical_chunks(fn, leaves, i, eps, n_out):
             best, best_time = run, elapsed
     if best is None:
         best = _runner(tf.function(kernels[0], autograph=False))
-    workers = max(1, min(os.cpu_count() or 1, 4))
+    # As many chunks in flight as TensorFlow may use threads (all cores by default).
+    configured = tf.config.threading.get_intra_op_parallelism_threads()
+    workers = max(1, min(configured or os.cpu_count() or 1, 4))
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         for start, result in zip(starts, pool.map(best, starts)):
             yield (start, *result)

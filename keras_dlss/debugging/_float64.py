@@ -73,7 +73,9 @@ def is_float64(layer):
     layers = [layer]
     while layers:
         current = layers.pop()
-        if keras.backend.standardize_dtype(current.compute_dtype) != "float64":
+        # A functional model's own policy computes nothing: only its layers count.
+        container = type(current).__name__ in ("Functional", "Sequential")
+        if not container and keras.backend.standardize_dtype(current.compute_dtype) != "float64":
             return False
         layers += list(getattr(current, "layers", []))
     return all(

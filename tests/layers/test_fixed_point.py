@@ -78,7 +78,7 @@ def test_gradients_match_unrolled_differentiation(anderson_memory):
 
 def test_passes_full_gradient_check():
     # tolerance=0 runs every iteration, so the output is a smooth function of the inputs.
-    layer = FixedPointLayer(TanhCell(4), state_shape=(4,), tolerance=0.0, max_iterations=60)
+    layer = FixedPointLayer(TanhCell(4), state_shape=(4,), tolerance=0.0, max_iterations=30)
     report = gradient_check(layer, _x(2, 3))
     assert report.passed and len(report.results) == 4
 
@@ -99,7 +99,7 @@ def test_conformance():
         {
             "function": TanhCell(4),
             "state_shape": (4,),
-            "max_iterations": 60,
+            "max_iterations": 30,
             "tolerance": 0.0,
             "anderson_memory": 3,
         },
