@@ -45,7 +45,6 @@ def test_conformance(kwargs):
         _inputs(),
         expected_output_shape=(2, 6, out_dim),
         check_gradients=_has_gradient_check(),
-        check_export=False,  # harness serve() of single-input models is broken; see test_saved_model_export
     )
 
 
@@ -172,12 +171,3 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="cache_update_index"):
         layer2 = RelativeMultiHeadAttention(2, 4, causal=True)
         layer2(_inputs((2, 1, 8)), cache=np.zeros((2, 2, 4, 2, 4), "float32"))
-
-
-def test_saved_model_export(tmp_path):
-    from keras_dlss.export import export_and_compare
-
-    inputs = keras.Input((6, 8))
-    outputs = RelativeMultiHeadAttention(2, 4, causal=True)(inputs)
-    model = keras.Model(inputs, outputs)
-    assert export_and_compare(model, str(tmp_path / "saved_model"), _inputs()) < 1e-5

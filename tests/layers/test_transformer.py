@@ -28,7 +28,6 @@ def test_encoder_conformance(attention):
         _x(),
         expected_output_shape=(2, 5, 8),
         check_gradients=has_grad,
-        check_export=False,  # harness serve() of single-input models is broken; see test_saved_model_export
     )
 
 
@@ -40,7 +39,6 @@ def test_decoder_conformance_relative():
         _x(),
         expected_output_shape=(2, 5, 8),
         check_gradients=has_grad,
-        check_export=False,  # harness serve() of single-input models is broken; see test_saved_model_export
     )
 
 
@@ -54,7 +52,6 @@ def test_decoder_conformance_absolute_with_memory():
         call_kwargs={"memory": _x((2, 3, 4), seed=1), "memory_mask": memory_mask},
         expected_output_shape=(2, 5, 8),
         check_gradients=has_grad,
-        check_export=False,  # harness serve() of single-input models is broken; see test_saved_model_export
     )
 
 
