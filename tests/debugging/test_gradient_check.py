@@ -181,3 +181,19 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="float64 variables"):
         v = keras.Variable(np.ones(2, "float32"))
         gradient_check(lambda x: x * v, _rand(2), variables=[v])
+
+
+def test_dropout_in_training_mode_is_checked_with_a_frozen_mask():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(6), keras.layers.Dropout(0.5)])
+    report = gradient_check(model, _rand(4, 6), call_kwargs={"training": True})
+    assert report.passed
+
+
+def test_float64_model_is_used_without_copy_and_left_intact():
+    model = keras.Sequential(
+        [keras.Input((3,), dtype="float64"), keras.layers.Dense(2, dtype="float64")]
+    )
+    before = [w.copy() for w in model.get_weights()]
+    assert gradient_check(model, _rand(2, 3), fast_mode=True).passed
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
