@@ -145,7 +145,11 @@ def load_bach_chorales(num_pieces=48, *, tempo_bpm=100.0, velocity=80, as_notes=
         raise ValueError(
             f"Argument `tempo_bpm` must be in (0, 1000]. Received: tempo_bpm={tempo_bpm!r}"
         )
-    notes = [_chorale_notes(p, 60.0 / float(tempo_bpm), int(velocity)) for p in paths]
+    if isinstance(velocity, bool) or not isinstance(velocity, int) or not 1 <= velocity <= 127:
+        raise ValueError(
+            f"Argument `velocity` must be an integer in [1, 127]. Received: velocity={velocity!r}"
+        )
+    notes = [_chorale_notes(p, 60.0 / float(tempo_bpm), velocity) for p in paths]
     return notes if as_notes else [notes_to_events(n) for n in notes]
 
 

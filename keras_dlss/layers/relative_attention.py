@@ -66,7 +66,8 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
 
     Call arguments:
         inputs: float tensor `[B, T, F]`.
-        mask: optional bool `[B, T]` padding mask (True = real token).
+        mask: optional bool `[B, T]` padding mask (True = real token);
+            ignored with `cache` (use `attention_mask` there).
         attention_mask: optional bool `[B, Tq, Tk]` (True = may attend).
         training: bool, whether dropout is active.
         cache: optional `[B, 2, S, num_heads, key_dim]` key/value cache.

@@ -126,3 +126,5 @@ def test_bach_chorales_embedded_and_windows():
     assert x[0, 0] == music.START_ID and x.max() < music.VOCABULARY_SIZE
     with pytest.raises(ValueError, match="num_pieces"):
         music.load_bach_chorales(0)
+    with pytest.raises(ValueError, match="velocity"):
+        music.load_bach_chorales(1, velocity=0)
