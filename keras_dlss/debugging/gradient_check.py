@@ -316,6 +316,8 @@ def _check_order(f, leaves, names, kinds, order, eps, atol, rtol, fast_mode, rng
     return results
 
 
+_MAX_JACOBIAN_ENTRIES = 1 << 28  # 2 GiB of float64 per tensor
+
 # In fast mode a failing tensor up to this size is re-checked in full to find the worst element.
 _LOCATE_LIMIT = 4096
 
@@ -331,6 +333,12 @@ def _full_check(f, leaves, i, base, result, eps, atol, rtol, skip_kinks):
     n = int(np.prod(leaves[i].shape))
     if n == 0:
         return
+    if n * base.shape[0] > _MAX_JACOBIAN_ENTRIES:
+        raise ValueError(
+            f"gradient_check(fast_mode=False) would hold a {base.shape[0]} x {n} Jacobian for "
+            f"`{result.name}` ({8 * n * base.shape[0] / 2**30:.1f} GiB). Use fast_mode=True, or "
+            "check fewer `variables` on a smaller batch."
+        )
     jac = fd.analytical_jacobian(f, leaves, i)
     for start, plus, minus in fd.numerical_chunks(f, leaves, i, eps, base.shape[0]):
         stop = min(start + plus.shape[0], n)

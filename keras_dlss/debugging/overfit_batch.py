@@ -97,7 +97,7 @@ def overfit_batch(model, x, y, *, steps=200, target_loss=None, sample_weight=Non
     steps = check_positive_int("steps", steps)
     if target_loss is not None:
         check_range("target_loss", target_loss, 0)
-    copy = _trainable_copy(model)
+    copy = _trainable_copy(model, x)
     saturation = saturation_fractions(copy, x)
     initial_loss, norms = layer_gradient_norms(copy, x, y, sample_weight)
     target = 0.01 * initial_loss if target_loss is None else float(target_loss)
@@ -118,8 +118,19 @@ def overfit_batch(model, x, y, *, steps=200, target_loss=None, sample_weight=Non
     )
 
 
-def _trainable_copy(model):
-    copy = keras.models.clone_model(model)
+def _trainable_copy(model, x):
+    try:
+        copy = keras.models.clone_model(model)
+    except (ValueError, TypeError):  # subclassed models: through their config
+        try:
+            copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+            copy(x)
+        except Exception as e:
+            raise ValueError(
+                "overfit_batch trains a copy of the model and could not copy this "
+                f"{type(model).__name__} ({type(e).__name__}: {e}). Make it serializable "
+                "(get_config/from_config)."
+            ) from e
     copy.set_weights(model.get_weights())
     optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer))
     copy.compile(optimizer=optimizer, loss=model.loss)

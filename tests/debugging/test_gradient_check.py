@@ -178,6 +178,8 @@ def test_bad_inputs():
         gradient_check(ops.sin, np.array([np.nan, 1.0]))
     with pytest.raises(ValueError, match="non-empty batch"):
         gradient_check(ops.sin, np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="Use fast_mode=True"):
+        gradient_check(ops.sin, np.zeros(20000))  # a 20000 x 20000 Jacobian
     with pytest.raises(ValueError, match="float64 variables"):
         v = keras.Variable(np.ones(2, "float32"))
         gradient_check(lambda x: x * v, _rand(2), variables=[v])

@@ -94,3 +94,24 @@ def test_bad_arguments():
         overfit_batch(_mlp(), x, y, steps=0)
     with pytest.raises(ValueError, match="Received: target_loss=-1"):
         overfit_batch(_mlp(), x, y, target_loss=-1)
+
+
+@keras.saving.register_keras_serializable(package="keras_dlss_tests")
+class SubclassedNet(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(16, activation="tanh")
+        self.out = keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def test_subclassed_model_is_copied_through_its_config():
+    x, y = _data()
+    model = SubclassedNet()
+    model(x)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    report = overfit_batch(model, x, y, steps=20)
+    assert report.saturation == {}  # layer outputs cannot be probed
+    assert report.best_loss < report.initial_loss
