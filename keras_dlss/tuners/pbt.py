@@ -22,91 +22,19 @@ References:
     https://arxiv.org/abs/1711.09846
 """
 
-import math
 import random
 import warnings
 
 import keras_tuner as kt
 
 from keras_dlss._validation import check_positive_int, check_range
+from keras_dlss.tuners.exploit_explore import pbt_exploit, pbt_explore
 
 _PARENT = "tuner/trial_id"  # same key as Hyperband: weights to start from
 _MEMBER = "pbt/member"
 _ROUND = "pbt/round"
 _SOURCE = "pbt/exploited_from"
 _DONE = ("COMPLETED", "FAILED", "INVALID")
-
-
-def _is_tunable(hp):
-    return type(hp).__name__ in ("Float", "Int", "Choice", "Boolean")
-
-
-def _snap(hp, value):
-    """Clips `value` into `hp`'s bounds (and onto its step grid)."""
-    lo, hi = hp.min_value, hp.max_value
-    step = getattr(hp, "step", None)
-    value = min(max(value, lo), hi)
-    if step and getattr(hp, "sampling", "linear") == "linear":
-        value = lo + round((value - lo) / step) * step
-        value = min(max(value, lo), hi)
-    return int(round(value)) if type(hp).__name__ == "Int" else float(value)
-
-
-def pbt_explore(
-    values, hyperparameters, rng, perturb_factors=(0.8, 1.2), resample_probability=0.25, names=None
-):
-    """PBT's explore step: perturb or resample each tunable hyperparameter.
-
-    Args:
-        values: dict of hyperparameter values (extra keys are kept as they are).
-        hyperparameters: a `keras_tuner.HyperParameters` holding the space.
-        rng: a `random.Random`.
-        perturb_factors: factors to multiply numeric values by.
-        resample_probability: probability of drawing a fresh value instead.
-        names: names of the hyperparameters to explore; None explores every
-            tunable one (Float, Int, Choice, Boolean).
-
-    Returns:
-        A new dict; every tunable value lies inside its bounds.
-    """
-    out = dict(values)
-    for hp in hyperparameters.space:
-        if not _is_tunable(hp) or hp.name not in values:
-            continue
-        if names is not None and hp.name not in names:
-            continue
-        kind = type(hp).__name__
-        if rng.random() < resample_probability:
-            out[hp.name] = hp.random_sample(rng.randint(0, 2**31 - 1))
-        elif kind in ("Float", "Int"):
-            out[hp.name] = _snap(hp, values[hp.name] * rng.choice(perturb_factors))
-        elif kind == "Choice" and hp.ordered:
-            # "x0.8 / x1.2" for an ordered choice is a move to a neighbouring value.
-            i = hp.values.index(values[hp.name]) + rng.choice((-1, 1))
-            out[hp.name] = hp.values[min(max(i, 0), len(hp.values) - 1)]
-    return out
-
-
-def pbt_exploit(scores, quantile, rng, direction="max"):
-    """PBT's exploit step by truncation selection.
-
-    Args:
-        scores: list of member scores (None for a failed member).
-        quantile: fraction of the population in the top and bottom groups.
-        rng: a `random.Random`.
-        direction: `"max"` or `"min"`: which scores are better.
-
-    Returns:
-        A dict `{bottom_member: top_member}`; failed members always exploit.
-    """
-    n = len(scores)
-    worst = -math.inf if direction == "max" else math.inf
-    keyed = [worst if s is None or (isinstance(s, float) and math.isnan(s)) else s for s in scores]
-    order = sorted(range(n), key=lambda i: keyed[i], reverse=direction == "max")
-    k = max(1, int(round(quantile * n)))
-    top, bottom = order[:k], set(order[n - k :])
-    bottom |= {i for i in range(n) if keyed[i] == worst and i not in top}
-    return {i: rng.choice(top) for i in sorted(bottom) if i not in top}
 
 
 class PBTOracle(kt.Oracle):
