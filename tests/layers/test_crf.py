@@ -27,10 +27,6 @@ def test_conformance_with_marginals():
         _emissions(),
         expected_output_shape=((3, 5), (3, 5, K)),
         mixed_precision_output_dtype="float32",  # the CRF computes in float32 by design
-        # The harness's SavedModel check currently fails for every single-input layer
-        # (even keras.layers.Dense: list signature vs tensor); CRF export is covered by
-        # test_keras_and_saved_model_round_trip below.
-        check_export=False,
     )
     assert "failed" not in str(report)
 
@@ -43,7 +39,6 @@ def test_conformance_tags_only_parallel():
         expected_output_shape=(3, 5),
         check_fit=False,  # int tags only: nothing to fit by mean square
         check_gradients=False,  # tags are piecewise constant
-        check_export=False,  # see test_conformance_with_marginals
     )
 
 
