@@ -48,3 +48,17 @@ def test_every_n_epochs_and_divergence_hint(capsys):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="Received: every_n_epochs=0"):
         TrainingDiagnostics(np.zeros((1, 4)), every_n_epochs=0)
+
+
+def test_quantities_reach_tensorboard(tmp_path):
+    import tensorflow as tf
+
+    model, x, y = _setup()
+    callbacks = [TrainingDiagnostics(x[:8], y[:8]), keras.callbacks.TensorBoard(str(tmp_path))]
+    model.fit(x, y, epochs=1, verbose=0, callbacks=callbacks)
+    tags = set()
+    for path in tf.io.gfile.glob(str(tmp_path / "train" / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(v.tag for v in event.summary.value)
+    assert "epoch_diagnostics/grad_norm/hidden" in tags
+    assert "epoch_diagnostics/saturation/hidden" in tags
