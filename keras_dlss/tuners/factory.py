@@ -27,8 +27,10 @@ def get_tuner(
 
     `max_trials` bounds the number of trials for every search: for `"hyperband"`
     it sets `max_epochs` (default `max(3, max_trials)`) unless given, and for
-    `"pbt"` it sets `population_size * rounds` close to `max_trials` (at least 2 trials)
-    (default `rounds=max(1, max_trials // population_size)`, population 4).
+    `"pbt"` it sets `population_size * rounds` close to `max_trials` (at least 2
+    trials): the population defaults to `min(4, max(2, max_trials // 2))`, so that
+    there are at least two rounds (one exploit step) once `max_trials >= 4`, and
+    `rounds` to `max(1, max_trials // population_size)`.
 
     Args:
         name: one of `"random"`, `"grid"`, `"bayesian"`, `"hyperband"`, `"pbt"`.
@@ -74,7 +76,7 @@ def get_tuner(
         return kt.Hyperband(hypermodel, **common, **kwargs)
     from keras_dlss.tuners.pbt import PopulationBasedTraining
 
-    population = kwargs.pop("population_size", min(4, max(2, max_trials)))
+    population = kwargs.pop("population_size", min(4, max(2, max_trials // 2)))
     rounds = kwargs.pop("rounds", max(1, max_trials // population))
     return PopulationBasedTraining(
         hypermodel, population_size=population, rounds=rounds, **common, **kwargs

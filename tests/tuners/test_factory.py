@@ -38,3 +38,18 @@ def test_get_tuner_bad_name(tmp_path):
             directory=str(tmp_path),
             project_name="x",
         )
+
+
+@pytest.mark.parametrize(
+    "trials, population, rounds", [(2, 2, 1), (4, 2, 2), (8, 4, 2), (12, 4, 3)]
+)
+def test_get_tuner_pbt_sizes(trials, population, rounds, tmp_path):
+    tuner = get_tuner(
+        "pbt",
+        _build,
+        objective="val_loss",
+        max_trials=trials,
+        directory=str(tmp_path),
+        project_name="p",
+    )
+    assert (tuner.oracle.population_size, tuner.oracle.rounds) == (population, rounds)
