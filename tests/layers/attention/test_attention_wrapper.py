@@ -1,9 +1,6 @@
-import os
-
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from keras import ops
 
 from keras_dlss.layers import AttentionWrapper, BahdanauAttention, LuongAttention
@@ -73,7 +70,6 @@ def test_conformance(cell, mechanism, size):
         call_kwargs={"memory": MEMORY, "memory_mask": MASK},
         expected_output_shape=[(2, 4, size or 6), (2, 4, 5)],
         check_masking=False,  # masks are explicit `memory_mask`, tested by effect below
-        check_export=False,  # run_saved_model cannot call multi-input `serve`; see test_export
         check_mixed_precision=(cell == "lstm"),
     )
 
@@ -112,18 +108,6 @@ def test_output_attention_false_outputs_cell_output():
     state = wrapper.initial_state(MEMORY)
     out, new_state = wrapper(INPUTS[:, 0], state)
     np.testing.assert_allclose(out, new_state[0], rtol=1e-6)  # LSTM h
-
-
-def test_saved_model_export(tmp_path):
-    inputs = [keras.Input((4, 3)), keras.Input((5, 6)), keras.Input((5,), dtype="int32")]
-    model = keras.Model(inputs, AttentionDecoder()(*inputs))
-    expected = model([INPUTS, MEMORY, MASK])
-    path = os.path.join(tmp_path, "sm")
-    model.export(path, format="tf_saved_model", verbose=False)
-    loaded = tf.saved_model.load(path)
-    served = loaded.serve([INPUTS, MEMORY, MASK])
-    for e, s in zip(expected, served):
-        np.testing.assert_allclose(e, s, rtol=1e-5, atol=1e-6)
 
 
 def test_needs_memory_first():

@@ -25,9 +25,6 @@ def test_conformance(score, scale):
         call_kwargs={"memory": MEMORY, "memory_mask": MASK},
         expected_output_shape=[(3, 5), (3, 6)],
         check_masking=False,  # the mask is the explicit `memory_mask`, tested below
-        # run_saved_model cannot call a multi-input `serve` yet (RestoredFunction has
-        # no structured_input_signature); export is checked in test_attention_wrapper.
-        check_export=False,
     )
 
 
