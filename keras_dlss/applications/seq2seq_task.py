@@ -91,7 +91,7 @@ class Seq2SeqTask(Task):
     name = "seq2seq"
     summary = "attention seq2seq (BiLSTM -> attention LSTM): human-written dates -> ISO dates"
     default_data = "generated: keras_dlss.datasets.dates (human-written dates, with noise)"
-    default_epochs = 12
+    default_epochs = 8
     default_batch_size = 64
     monitor = "val_loss"
     patience = 3
