@@ -289,7 +289,11 @@ class Seq2SeqTranslator(keras.Model):
                 "Professor forcing's two-optimizer train step is implemented for the TensorFlow "
                 f"backend. Received: backend={keras.config.backend()!r}"
             )
-        return professor_forcing.professor_forcing_train_step(self, data)
+        logs = professor_forcing.professor_forcing_train_step(self, data)
+        # The step called every sublayer but not `self.__call__`: mark the model
+        # built so saving does not warn (get_build_config supplies the shapes).
+        self.built = True
+        return logs
 
     # ------------------------------------------------------------------ decoding
 
