@@ -22,3 +22,15 @@ def test_saved_model_serving_signature_decodes(tmp_path, mode):
     # The signature has a dynamic batch: another batch size decodes too.
     other = loaded.serve(state[:2])
     np.testing.assert_array_equal(other[0], expected[0][:2])
+
+
+def test_onnx_export_of_beam_search(tmp_path):
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    from keras_dlss.export import export_and_compare
+
+    model = _chains.GRUDecoder(mode="beam")
+    state = np.random.default_rng(3).normal(size=(3, 8)).astype("float32")
+    model(state)
+    path = os.path.join(tmp_path, "decoder.onnx")
+    assert export_and_compare(model, path, state, format="onnx") < 1e-5
