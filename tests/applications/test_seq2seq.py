@@ -70,7 +70,7 @@ def test_professor_forcing_trains_both_players_and_round_trips(tmp_path):
 
 
 def test_decoding_beam_one_is_greedy_and_masks_source_padding():
-    model = _model()
+    model = _model(attention="luong")
     model(X)
     greedy, g_scores = model.greedy_search(SOURCE)
     beam, b_scores = model.beam_search(SOURCE, beam_width=1)
