@@ -78,9 +78,11 @@ def test_decoding_beam_one_is_greedy_and_masks_source_padding():
     np.testing.assert_allclose(b_scores[:, 0], g_scores, rtol=1e-5)
     beam3, _ = model.beam_search(SOURCE, beam_width=3)
     assert tuple(beam3.shape) == (8, 3, 5)
-    noisy = SOURCE.copy()
-    noisy[:, 5:] = 0
-    np.testing.assert_array_equal(model.greedy_search(noisy)[0], greedy)
+    # Effect of the source mask: extra padding changes neither tokens nor scores.
+    longer = np.pad(SOURCE, ((0, 0), (0, 4)))
+    longer_greedy, longer_scores = model.greedy_search(longer)
+    np.testing.assert_array_equal(longer_greedy, greedy)
+    np.testing.assert_allclose(longer_scores, g_scores, rtol=1e-5, atol=1e-6)
     weights = keras.ops.convert_to_numpy(model.attention_weights(SOURCE, TARGET))
     assert weights.shape == (8, 5, 7)
     assert np.all(weights[:, :, 5:] == 0.0)
