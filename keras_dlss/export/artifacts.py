@@ -72,7 +72,7 @@ def run_saved_model(path, inputs):
     flat = [tf.convert_to_tensor(v) for v in _flat_inputs(inputs)]
     args = _serving_args_signature(loaded.serve)
     if len(args) == 1 and isinstance(args[0], (list, tuple)):
-        outputs = loaded.serve(flat)
+        outputs = loaded.serve(type(args[0])(flat))
     elif len(args) == 1 and isinstance(args[0], dict):
         outputs = loaded.serve(dict(zip(args[0].keys(), flat)))
     else:
