@@ -29,6 +29,7 @@ from keras import ops
 
 from keras_dlss import _validation as v
 from keras_dlss.ops import crf_parallel as par
+from keras_dlss.ops import crf_sequential as seq
 from keras_dlss.ops.crf_constraints import allowed_transitions  # noqa: F401 (re-export)
 
 _ALGORITHMS = ("sequential", "parallel")
@@ -139,70 +140,6 @@ def _lengths(mask):
     return ops.sum(ops.cast(mask, "int32"), axis=1)
 
 
-def _time_major(x):
-    return ops.moveaxis(x, 1, 0)
-
-
-def _scan_inputs(emissions, mask, shift):
-    """Time-major `[T, B, K+1]` scan inputs: emissions with the mask as a last column.
-
-    Every scan runs over all T steps, with one step marked invalid (the first
-    for `shift=0`, forward; the last for `shift=1`, where step t reads
-    position t+1, backward): a scan over T-1 steps is empty when T=1 and TF
-    cannot stack an empty list of unknown shape. One packed tensor rather
-    than a tuple: Keras's TF `scan` crashes on several `xs` whose leading
-    dimension is unknown (`NoneType` has no `assert_is_compatible_with`).
-    """
-    packed = ops.concatenate([emissions, ops.cast(mask, emissions.dtype)[..., None]], axis=-1)
-    pad = ops.zeros_like(packed[:, :1])
-    if shift:
-        packed = ops.concatenate([packed[:, 1:], pad], axis=1)
-    else:
-        first = ops.concatenate([packed[:, :1, :-1], pad[..., -1:]], axis=-1)
-        packed = ops.concatenate([first, packed[:, 1:]], axis=1)
-    return _time_major(packed)
-
-
-def _scan(step, init, xs, reverse=False):
-    """`ops.scan` over the leading axis of one tensor `xs`; per-step outputs mirror the carry.
-
-    On TensorFlow the loop is a `tf.while_loop` with `maximum_iterations` set:
-    Keras's TF `scan` leaves it unset, and XLA cannot differentiate a while
-    loop without a fixed trip count when the sequence length is unknown at
-    trace time ("XLA compilation requires a fixed tensor list size"), which
-    is the case for every functional model with `Input((None,))`.
-    """
-    if keras.config.backend() != "tensorflow":
-        return ops.scan(step, init, xs, reverse=reverse)
-    import tensorflow as tf
-
-    # Reverse by flipping rather than reading index n-1-i: tf2onnx turns
-    # TensorArray reads/writes at the loop counter into ONNX Scan inputs and
-    # silently mis-orders any other index.
-    if reverse:
-        xs = tf.reverse(xs, axis=[0])
-    n = tf.shape(xs)[0]
-    flat_init = tf.nest.flatten(init)
-    xs_ta = tf.TensorArray(xs.dtype, size=n, element_shape=xs.shape[1:]).unstack(xs)
-    ys_tas = [tf.TensorArray(c.dtype, size=n, element_shape=c.shape) for c in flat_init]
-
-    def body(i, carry, ys_tas):
-        carry, ys = step(tf.nest.pack_sequence_as(init, carry), xs_ta.read(i))
-        ys_tas = [ta.write(i, y) for ta, y in zip(ys_tas, tf.nest.flatten(ys))]
-        return i + 1, tf.nest.flatten(carry), ys_tas
-
-    _, carry, ys_tas = tf.while_loop(
-        lambda i, *_: i < n, body, (tf.constant(0), flat_init, ys_tas), maximum_iterations=n
-    )
-    ys = []
-    for ta, c in zip(ys_tas, flat_init):
-        y = ta.stack()
-        y = tf.reverse(y, axis=[0]) if reverse else y
-        y.set_shape(xs.shape[:1].concatenate(c.shape))
-        ys.append(y)
-    return tf.nest.pack_sequence_as(init, carry), tf.nest.pack_sequence_as(init, ys)
-
-
 # ----------------------------------------------------------------------------- scores
 
 
@@ -223,74 +160,12 @@ def _sequence_score(emissions, tags, transitions, mask, start, end):
     return emit + trans + first + last
 
 
-def _step_matrices(emissions, transitions, mask):
-    """`M_t[i, j] = A[i, j] + e_t[j]` for t >= 1, identities at padded steps: `[B, T-1, K, K]`."""
-    k = emissions.shape[-1]
-    mats = ops.expand_dims(transitions, 0) + ops.expand_dims(emissions[:, 1:], 2)
-    ident = par.identity_matrices((1, 1), k, emissions.dtype)
-    return ops.where(mask[:, 1:, None, None], mats, ident)
-
-
-# ----------------------------------------------------------------------------- forward
-
-
-def _forward_alphas(emissions, transitions, mask, start):
-    """Sequential forward algorithm; returns alphas `[B, T, K]` (carried through padding)."""
-    col = ops.max(transitions, axis=0)
-    exp_trans = ops.exp(transitions - col)
-    alpha0 = start + emissions[:, 0]
-
-    def step(alpha, inputs):
-        emit, valid = inputs[..., :-1], inputs[..., -1] > 0
-        new = par.log_matvec(alpha, exp_trans, col) + emit
-        new = ops.where(valid[:, None], new, alpha)
-        return new, new
-
-    _, alphas = _scan(step, alpha0, _scan_inputs(emissions, mask, 0))
-    return _time_major(alphas)
-
-
-def _backward_betas(emissions, transitions, mask, end):
-    """Sequential backward algorithm; `beta_t[i] = log sum over suffixes after t`, `[B, T, K]`."""
-    row = ops.max(transitions, axis=1)
-    exp_trans_t = ops.transpose(ops.exp(transitions - row[:, None]))
-    beta_last = ops.broadcast_to(end, ops.shape(emissions[:, 0]))
-
-    def step(beta, inputs):
-        emit, valid = inputs[..., :-1], inputs[..., -1] > 0
-        new = par.log_matvec(beta + emit, exp_trans_t, row)
-        new = ops.where(valid[:, None], new, beta)
-        return new, new
-
-    _, betas = _scan(step, beta_last, _scan_inputs(emissions, mask, 1), reverse=True)
-    return _time_major(betas)
-
-
-def _parallel_alphas(emissions, transitions, mask, start):
-    alpha0 = start + emissions[:, 0]
-    if emissions.shape[1] == 1:
-        return alpha0[:, None]
-    mats = _step_matrices(emissions, transitions, mask)
-    rest = par.tree_prefix(alpha0, mats, par.log_matmul, par.log_vecmat)
-    return ops.concatenate([alpha0[:, None], rest], axis=1)
-
-
-def _parallel_betas(emissions, transitions, mask, end):
-    beta_last = ops.broadcast_to(end, ops.shape(emissions[:, 0]))
-    if emissions.shape[1] == 1:
-        return beta_last[:, None]
-    # beta_t = M_{t+1} beta_{t+1}: a prefix scan over reversed, transposed matrices.
-    mats = ops.flip(ops.swapaxes(_step_matrices(emissions, transitions, mask), -1, -2), axis=1)
-    rest = par.tree_prefix(beta_last, mats, par.log_matmul, par.log_vecmat)
-    return ops.concatenate([ops.flip(rest, axis=1), beta_last[:, None]], axis=1)
-
-
 def _log_partition(emissions, transitions, mask, start, end, algorithm):
     if algorithm == "parallel" and emissions.shape[1] > 1:
-        mats = _step_matrices(emissions, transitions, mask)
+        mats = par.step_matrices(emissions, transitions, mask)
         last = par.tree_reduce(start + emissions[:, 0], mats, par.log_matmul, par.log_vecmat)
     else:
-        last = _forward_alphas(emissions, transitions, mask, start)[:, -1]
+        last = seq.forward_alphas(emissions, transitions, mask, start)[:, -1]
     log_z = ops.logsumexp(last + end, axis=-1)
     return ops.where(_lengths(mask) > 0, log_z, 0.0)
 
@@ -407,11 +282,11 @@ def crf_marginals(
         emissions, transitions, mask, start_transitions, end_transitions, constraints, algorithm
     )
     if algorithm == "parallel":
-        alphas = _parallel_alphas(emissions, transitions, mask, start)
-        betas = _parallel_betas(emissions, transitions, mask, end)
+        alphas = par.alphas(emissions, transitions, mask, start)
+        betas = par.betas(emissions, transitions, mask, end)
     else:
-        alphas = _forward_alphas(emissions, transitions, mask, start)
-        betas = _backward_betas(emissions, transitions, mask, end)
+        alphas = seq.forward_alphas(emissions, transitions, mask, start)
+        betas = seq.backward_betas(emissions, transitions, mask, end)
     log_z = ops.logsumexp(alphas[:, -1] + end, axis=-1)
     post = ops.exp(alphas + betas - log_z[:, None, None])
     return post * ops.cast(mask, post.dtype)[..., None]
@@ -447,66 +322,8 @@ def crf_decode(
         tags = par.first_argmax(final)[:, None]
         best = ops.max(final, axis=-1)
     elif algorithm == "parallel":
-        tags, best = _viterbi_parallel(emissions, transitions, mask, start, end)
+        tags, best = par.viterbi(emissions, transitions, mask, start, end)
     else:
-        tags, best = _viterbi_sequential(emissions, transitions, mask, start, end)
+        tags, best = seq.viterbi(emissions, transitions, mask, start, end)
     nonempty = _lengths(mask) > 0
     return ops.where(mask, tags, 0), ops.where(nonempty, best, 0.0)
-
-
-# ----------------------------------------------------------------------------- Viterbi
-
-
-def _viterbi_sequential(emissions, transitions, mask, start, end):
-    k = emissions.shape[-1]
-    iota = ops.arange(k, dtype="int32")
-    delta0 = start + emissions[:, 0]
-
-    # ops.scan on TF needs per-step outputs shaped like the carry, so the
-    # back-pointers ride along in the carry (PITFALLS.md).
-    def step(carry, inputs):
-        delta, _ = carry
-        emit, valid = inputs[..., :-1], inputs[..., -1] > 0
-        scores = ops.expand_dims(delta, -1) + transitions  # [B, K_prev, K]
-        new = ops.max(scores, axis=1) + emit
-        back = par.first_argmax(scores, axis=1)
-        new = ops.where(valid[:, None], new, delta)
-        back = ops.where(valid[:, None], back, iota)
-        return (new, back), (new, back)
-
-    init = (delta0, ops.zeros(ops.shape(delta0), "int32") + iota)
-    (last, _), (_, backs) = _scan(step, init, _scan_inputs(emissions, mask, 0))
-    final = last + end
-    return _backtrace(backs, par.first_argmax(final)), ops.max(final, axis=-1)
-
-
-def _backtrace(backs, last_tag):
-    """Reverse scan over time-major back-pointers `[T, B, K]` -> tags `[B, T]`.
-
-    `backs[t][j]` is the best tag at t-1 given tag j at t; step t of the scan
-    reads `backs[t+1]` (the identity for the last step, which emits `last_tag`).
-    """
-    ident = ops.zeros_like(backs[:1]) + ops.arange(backs.shape[-1], dtype="int32")
-    backs = ops.concatenate([backs[1:], ident], axis=0)
-
-    def step(tag, back):
-        prev = ops.take_along_axis(back, tag[:, None], axis=1)[:, 0]
-        return prev, prev
-
-    _, tags = _scan(step, last_tag, backs, reverse=True)
-    return _time_major(tags)
-
-
-def _viterbi_parallel(emissions, transitions, mask, start, end):
-    delta0 = start + emissions[:, 0]
-    mats = _step_matrices(emissions, transitions, mask)  # [B, T-1, K, K]
-    deltas = par.tree_prefix(delta0, mats, par.max_matmul, par.max_vecmat)
-    previous = ops.concatenate([delta0[:, None], deltas[:, :-1]], axis=1)
-    backs = par.first_argmax(ops.expand_dims(previous, -1) + mats, axis=-2)  # [B, T-1, K]
-    final = deltas[:, -1] + end
-    last_tag = par.first_argmax(final)
-    paths = par.suffix_compose(backs)  # paths[:, t][j]: tag at t given tag j at T-1
-    earlier = ops.take_along_axis(
-        paths, ops.broadcast_to(last_tag[:, None, None], ops.shape(paths)[:2] + (1,)), axis=-1
-    )
-    return ops.concatenate([earlier[..., 0], last_tag[:, None]], axis=1), ops.max(final, axis=-1)

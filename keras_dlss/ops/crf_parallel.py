@@ -182,3 +182,48 @@ def suffix_compose(pointers):
         pointers = ops.take_along_axis(pointers, later, axis=-1)
         shift *= 2
     return pointers
+
+
+# ----------------------------------------------------------------------------- CRF recursions
+
+
+def step_matrices(emissions, transitions, mask):
+    """`M_t[i, j] = A[i, j] + e_t[j]` for t >= 1, identities at padded steps: `[B, T-1, K, K]`."""
+    k = emissions.shape[-1]
+    mats = ops.expand_dims(transitions, 0) + ops.expand_dims(emissions[:, 1:], 2)
+    ident = identity_matrices((1, 1), k, emissions.dtype)
+    return ops.where(mask[:, 1:, None, None], mats, ident)
+
+
+def alphas(emissions, transitions, mask, start):
+    alpha0 = start + emissions[:, 0]
+    if emissions.shape[1] == 1:
+        return alpha0[:, None]
+    mats = step_matrices(emissions, transitions, mask)
+    rest = tree_prefix(alpha0, mats, log_matmul, log_vecmat)
+    return ops.concatenate([alpha0[:, None], rest], axis=1)
+
+
+def betas(emissions, transitions, mask, end):
+    beta_last = ops.broadcast_to(end, ops.shape(emissions[:, 0]))
+    if emissions.shape[1] == 1:
+        return beta_last[:, None]
+    # beta_t = M_{t+1} beta_{t+1}: a prefix scan over reversed, transposed matrices.
+    mats = ops.flip(ops.swapaxes(step_matrices(emissions, transitions, mask), -1, -2), axis=1)
+    rest = tree_prefix(beta_last, mats, log_matmul, log_vecmat)
+    return ops.concatenate([ops.flip(rest, axis=1), beta_last[:, None]], axis=1)
+
+
+def viterbi(emissions, transitions, mask, start, end):
+    delta0 = start + emissions[:, 0]
+    mats = step_matrices(emissions, transitions, mask)  # [B, T-1, K, K]
+    deltas = tree_prefix(delta0, mats, max_matmul, max_vecmat)
+    previous = ops.concatenate([delta0[:, None], deltas[:, :-1]], axis=1)
+    backs = first_argmax(ops.expand_dims(previous, -1) + mats, axis=-2)  # [B, T-1, K]
+    final = deltas[:, -1] + end
+    last_tag = first_argmax(final)
+    paths = suffix_compose(backs)  # paths[:, t][j]: tag at t given tag j at T-1
+    earlier = ops.take_along_axis(
+        paths, ops.broadcast_to(last_tag[:, None, None], ops.shape(paths)[:2] + (1,)), axis=-1
+    )
+    return ops.concatenate([earlier[..., 0], last_tag[:, None]], axis=1), ops.max(final, axis=-1)
