@@ -41,6 +41,16 @@ def _vjp_wrt(f, args, argnums):
     return vjp(f_of_selected, *[args[n] for n in nums])
 
 
+def _static_size(x):
+    """Number of elements from the static shape (None when unknown): works while tracing."""
+    size = 1
+    for dim in x.shape:
+        if dim is None:
+            return None
+        size *= int(dim)
+    return size
+
+
 def grad(f, argnums=0):
     """Returns a function computing the gradient of the scalar function `f`.
 
@@ -63,7 +73,7 @@ def grad(f, argnums=0):
 
     def gradient(*args):
         out, vjp_fn = _vjp_wrt(f, args, argnums)
-        if tree.is_nested(out) or int(ops.size(out)) != 1:
+        if tree.is_nested(out) or _static_size(out) not in (1, None):
             shape = None if tree.is_nested(out) else tuple(out.shape)
             raise ValueError(
                 f"`grad` needs a function returning a scalar. Received: output shape {shape}"
@@ -125,7 +135,12 @@ def jacobian(f, argnums=0):
         out, vjp_fn = _vjp_wrt(f, args, argnums)
         if tree.is_nested(out):
             raise ValueError("`jacobian` needs a function returning one tensor. Received a nest")
-        n_out = max(int(ops.size(out)), 1)
+        n_out = _static_size(out)
+        if n_out is None:
+            raise ValueError(
+                f"`jacobian` needs an output of static shape. Received: output shape {tuple(out.shape)}"
+            )
+        n_out = max(n_out, 1)
         basis = ops.reshape(ops.eye(n_out, dtype=out.dtype), (n_out, *out.shape))
         rows = vmap(lambda ct: vjp_fn(ct), basis)
         jacs = [ops.reshape(r, (*out.shape, *r.shape[1:])) for r in rows]

@@ -46,7 +46,7 @@ class _FlatProblem:
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.frozen = [ops.convert_to_tensor(v) for v in model.non_trainable_variables]
 
-        from keras_dlss.autodiff import vjp
+        from keras_dlss.autodiff import hvp, vjp
 
         def value(theta, x, y):
             y_pred, _ = model.stateless_call(self.unflatten(theta), self.frozen, x, training=False)
@@ -57,11 +57,8 @@ class _FlatProblem:
             return f, vjp_fn(ops.ones_like(f))[0]
 
         def hess_vec(theta, v, x, y):
-            # Pearlmutter: H v is the vjp of the gradient with cotangent v (H symmetric).
-            # Built on `vjp` directly: `autodiff.grad` checks the output size with
-            # Python ints, which cannot run inside `tf.function`.
-            _, vjp_fn = vjp(lambda t: value_and_grad(t, x, y)[1], theta)
-            return vjp_fn(v)[0]
+            # Pearlmutter's trick: a Hessian-vector product without the Hessian.
+            return hvp(lambda t: value(t, x, y), theta, v)
 
         self._value, self._value_and_grad, self._hvp = value, value_and_grad, hess_vec
         if keras.config.backend() == "tensorflow":

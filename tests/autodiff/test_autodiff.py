@@ -88,3 +88,17 @@ def test_bad_inputs():
         autodiff.vjp(lambda x: x, ops.convert_to_tensor([1, 2]))
     with pytest.raises(ValueError, match="Received: argnums=3"):
         autodiff.grad(lambda x: ops.sum(x), argnums=3)(_t([1.0]))
+
+
+def test_grad_and_hvp_trace_inside_tf_function():
+    import tensorflow as tf
+
+    def f(x):
+        return ops.sum(x**3)
+
+    x = ops.convert_to_tensor([1.0, 2.0])
+    v = ops.convert_to_tensor([1.0, 0.0])
+    g = tf.function(autodiff.grad(f))(x)
+    h = tf.function(lambda x, v: autodiff.hvp(f, x, v))(x, v)
+    np.testing.assert_allclose(ops.convert_to_numpy(g), [3.0, 12.0], rtol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(h), [6.0, 0.0], rtol=1e-6)

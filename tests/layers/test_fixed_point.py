@@ -106,9 +106,6 @@ def test_conformance():
         _x(2, 3),
         expected_output_shape=(2, 4),
         check_masking=False,  # no sequence axis: FixedPointLayer does not support masking
-        # The harness's SavedModel helper currently fails for every layer (keras Dense
-        # too); export parity is checked directly in test_savedmodel_export below.
-        check_export=False,
     )
 
 
