@@ -10,17 +10,17 @@ for our sequential and parallel algorithms. Prints medians and our speed-up
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+
+import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from keras_dlss.ops import crf_decode, crf_log_likelihood  # noqa: E402
 
 SHAPES = ((32, 64, 20), (32, 256, 20), (8, 1024, 50))
 
@@ -37,6 +37,10 @@ def median_ms(fn, repeats, warmup=2):
 
 
 def ours(shape, algorithm, repeats):
+    import tensorflow as tf
+
+    from keras_dlss.ops import crf_decode, crf_log_likelihood
+
     b, t, k = shape
     rng = np.random.default_rng(0)
     emissions = tf.constant(rng.normal(size=shape).astype("float32"))
@@ -91,34 +95,63 @@ def pytorch_crf(shape, repeats):
     return median_ms(nll_and_grad, repeats), median_ms(decode, repeats)
 
 
+def peer_table(shapes, repeats):
+    """pytorch-crf timings, measured in a process without TensorFlow.
+
+    TensorFlow's spinning thread pools slow torch down several-fold when both
+    run in one process, so the peer gets its own interpreter.
+    """
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--peer-only",
+            "--repeats",
+            str(repeats),
+            "--shapes",
+            ",".join("x".join(map(str, s)) for s in shapes),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        print(
+            f"pytorch-crf run failed (pip install torch==2.13.0 pytorch-crf):\n{out.stderr[-500:]}"
+        )
+        return {s: (float("nan"),) * 2 for s in shapes}
+    return {
+        tuple(r["shape"]): tuple(r["ms"]) for r in json.loads(out.stdout.strip().splitlines()[-1])
+    }
+
+
+def _repeats(shape, repeats):
+    return max(5, repeats // (4 if shape[1] >= 1024 else 1))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--shapes", default=",".join("x".join(map(str, s)) for s in SHAPES))
+    parser.add_argument("--peer-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     shapes = [tuple(int(d) for d in s.split("x")) for s in args.shapes.split(",")]
-    try:
-        import torch
-        import torchcrf  # noqa: F401
-
-    except ImportError:
-        print(
-            "pytorch-crf not installed: pip install torch==2.13.0 pytorch-crf (peer column empty)"
-        )
-        torch = None
+    if args.peer_only:
+        rows = [{"shape": s, "ms": pytorch_crf(s, _repeats(s, args.repeats))} for s in shapes]
+        print(json.dumps(rows))
+        return
+    peer = peer_table(shapes, args.repeats)
     header = f"{'(B, T, K)':<15} {'op':<10} {'pytorch-crf':>12} {'ours seq':>10} {'ours par':>10} {'speed-up':>9}"
     print(header)
     print("-" * len(header))
     for shape in shapes:
-        repeats = max(5, args.repeats // (4 if shape[1] >= 1024 else 1))
-        peer = pytorch_crf(shape, repeats) if torch is not None else (float("nan"),) * 2
-        seq = ours(shape, "sequential", repeats)
-        par = ours(shape, "parallel", repeats)
+        seq = ours(shape, "sequential", _repeats(shape, args.repeats))
+        par = ours(shape, "parallel", _repeats(shape, args.repeats))
         for i, op in enumerate(("NLL+grad", "Viterbi")):
             best = min(seq[i], par[i])
             print(
-                f"{str(shape):<15} {op:<10} {peer[i]:>10.2f}ms {seq[i]:>8.2f}ms {par[i]:>8.2f}ms "
-                f"{peer[i] / best:>8.1f}x"
+                f"{str(shape):<15} {op:<10} {peer[shape][i]:>10.2f}ms {seq[i]:>8.2f}ms {par[i]:>8.2f}ms "
+                f"{peer[shape][i] / best:>8.1f}x",
+                flush=True,
             )
 
 
