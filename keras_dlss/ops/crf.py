@@ -164,9 +164,9 @@ def _log_partition(emissions, transitions, mask, start, end, algorithm):
     if algorithm == "parallel" and emissions.shape[1] > 1:
         mats = par.step_matrices(emissions, transitions, mask)
         last = par.tree_reduce(start + emissions[:, 0], mats, par.log_matmul, par.log_vecmat)
+        log_z = ops.logsumexp(last + end, axis=-1)
     else:
-        last = seq.forward_alphas(emissions, transitions, mask, start)[:, -1]
-    log_z = ops.logsumexp(last + end, axis=-1)
+        log_z = seq.log_partition(emissions, transitions, mask, start, end)
     return ops.where(_lengths(mask) > 0, log_z, 0.0)
 
 
