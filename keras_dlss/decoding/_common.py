@@ -148,3 +148,37 @@ def write_step(sequences, step, values):
 def gnmt_length_penalty(lengths, alpha):
     """GNMT length penalty ((5 + |Y|) / 6) ** alpha (Wu et al. 2016, eq. 14)."""
     return ops.power((5.0 + ops.cast(lengths, "float32")) / 6.0, alpha)
+
+
+def autoregressive_loop(step_fn, state, start_id, end_id, max_length, batch, choose):
+    """The one-token-at-a-time loop shared by greedy search and sampling.
+
+    `choose(i, log_probs) -> (tokens [N] int32, token_log_probs [N])` picks the
+    next tokens; finished rows keep emitting `end_id` and stop adding score.
+    One bounded `ops.while_loop` that exits early once every row has finished.
+    """
+
+    def cond(i, tokens, state, sequences, scores, finished):
+        return ops.logical_and(i < max_length, ops.logical_not(ops.all(finished)))
+
+    def body(i, tokens, state, sequences, scores, finished):
+        log_probs, state = call_step(step_fn, tokens, state, start_id, end_id)
+        chosen, chosen_log_prob = choose(i, log_probs)
+        tokens = ops.where(finished, end_id, chosen)
+        scores = scores + ops.where(finished, 0.0, chosen_log_prob)
+        sequences = write_step(sequences, i, tokens)
+        finished = ops.logical_or(finished, tokens == end_id)
+        return i + 1, tokens, state, sequences, scores, finished
+
+    loop_vars = (
+        ops.convert_to_tensor(0, "int32"),
+        ops.full((batch,), start_id, "int32"),
+        state,
+        ops.full((batch, max_length), end_id, "int32"),
+        ops.zeros((batch,), "float32"),
+        ops.zeros((batch,), "bool"),
+    )
+    _, _, _, sequences, scores, _ = ops.while_loop(
+        cond, body, loop_vars, maximum_iterations=max_length
+    )
+    return sequences, scores

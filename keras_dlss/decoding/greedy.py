@@ -62,28 +62,7 @@ def greedy_decode(step_fn, initial_state, start_id, end_id, max_length):
     state = _common.to_tensors(initial_state)
     _common.check_ids_below_vocab(start_id, end_id, _common.probe_vocab_size(step_fn, state, batch))
 
-    def cond(i, tokens, state, sequences, scores, finished):
-        return ops.logical_and(i < max_length, ops.logical_not(ops.all(finished)))
+    def choose(i, log_probs):
+        return _common.argmax_last(log_probs), ops.max(log_probs, axis=-1)
 
-    def body(i, tokens, state, sequences, scores, finished):
-        log_probs, state = _common.call_step(step_fn, tokens, state, start_id, end_id)
-        best = _common.argmax_last(log_probs)
-        best_log_prob = ops.max(log_probs, axis=-1)
-        tokens = ops.where(finished, end_id, best)
-        scores = scores + ops.where(finished, 0.0, best_log_prob)
-        sequences = _common.write_step(sequences, i, tokens)
-        finished = ops.logical_or(finished, tokens == end_id)
-        return i + 1, tokens, state, sequences, scores, finished
-
-    loop_vars = (
-        ops.convert_to_tensor(0, "int32"),
-        ops.full((batch,), start_id, "int32"),
-        state,
-        ops.full((batch, max_length), end_id, "int32"),
-        ops.zeros((batch,), "float32"),
-        ops.zeros((batch,), "bool"),
-    )
-    _, _, _, sequences, scores, _ = ops.while_loop(
-        cond, body, loop_vars, maximum_iterations=max_length
-    )
-    return sequences, scores
+    return _common.autoregressive_loop(step_fn, state, start_id, end_id, max_length, batch, choose)

@@ -119,30 +119,10 @@ def sample(
         (max_length, batch), minval=float(np.finfo("float32").tiny), maxval=1.0, seed=seed
     )
 
-    def cond(i, tokens, state, sequences, scores, finished):
-        return ops.logical_and(i < max_length, ops.logical_not(ops.all(finished)))
-
-    def body(i, tokens, state, sequences, scores, finished):
-        log_probs, state = _common.call_step(step_fn, tokens, state, start_id, end_id)
+    def choose(i, log_probs):
         logits = _truncate(log_probs / temperature, top_k, top_p)
         probs = ops.exp(logits - ops.max(logits, axis=-1, keepdims=True))
         drawn = _inverse_cdf(probs, ops.take(uniforms, i, axis=0))
-        drawn_log_prob = ops.take_along_axis(log_probs, drawn[:, None], axis=1)[:, 0]
-        tokens = ops.where(finished, end_id, drawn)
-        scores = scores + ops.where(finished, 0.0, drawn_log_prob)
-        sequences = _common.write_step(sequences, i, tokens)
-        finished = ops.logical_or(finished, tokens == end_id)
-        return i + 1, tokens, state, sequences, scores, finished
+        return drawn, ops.take_along_axis(log_probs, drawn[:, None], axis=1)[:, 0]
 
-    loop_vars = (
-        ops.convert_to_tensor(0, "int32"),
-        ops.full((batch,), start_id, "int32"),
-        state,
-        ops.full((batch, max_length), end_id, "int32"),
-        ops.zeros((batch,), "float32"),
-        ops.zeros((batch,), "bool"),
-    )
-    _, _, _, sequences, scores, _ = ops.while_loop(
-        cond, body, loop_vars, maximum_iterations=max_length
-    )
-    return sequences, scores
+    return _common.autoregressive_loop(step_fn, state, start_id, end_id, max_length, batch, choose)
