@@ -1,6 +1,21 @@
 """Alignment helpers shared by the attention mechanisms (internal)."""
 
+import keras
 from keras import ops
+
+
+class AttentionMechanism(keras.layers.Layer):
+    """Base of content-based attention: subclasses define `process_memory` and `align`.
+
+    `call(query, memory, memory_mask)` returns `(context [B, depth], alignments [B, T])`.
+    """
+
+    def call(self, query, memory, memory_mask=None):
+        alignments = self.align(query, self.process_memory(memory), memory_mask)
+        return context_vector(alignments, ops.cast(memory, self.compute_dtype)), alignments
+
+    def compute_output_shape(self, query_shape, memory_shape, memory_mask_shape=None):
+        return (query_shape[0], memory_shape[-1]), (query_shape[0], memory_shape[1])
 
 
 def masked_softmax(scores, memory_mask=None):

@@ -16,7 +16,7 @@ from keras_dlss.layers.attention import _alignment
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
-class BahdanauAttention(keras.layers.Layer):
+class BahdanauAttention(_alignment.AttentionMechanism):
     """Additive attention: context vector and alignments over a masked memory.
 
     Call it directly, `context, alignments = attention(query, memory,
@@ -109,15 +109,6 @@ class BahdanauAttention(keras.layers.Layer):
             v = ops.cast(self.score_gain, dtype) * v * ops.rsqrt(ops.sum(ops.square(v)))
         scores = ops.sum(ops.tanh(hidden) * v, axis=-1)
         return _alignment.masked_softmax(scores, memory_mask)
-
-    def call(self, query, memory, memory_mask=None):
-        alignments = self.align(query, self.process_memory(memory), memory_mask)
-        return _alignment.context_vector(
-            alignments, ops.cast(memory, self.compute_dtype)
-        ), alignments
-
-    def compute_output_shape(self, query_shape, memory_shape, memory_mask_shape=None):
-        return (query_shape[0], memory_shape[-1]), (query_shape[0], memory_shape[1])
 
     def get_config(self):
         return {

@@ -17,7 +17,7 @@ _MODES = ("dot", "general", "concat")
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
-class LuongAttention(keras.layers.Layer):
+class LuongAttention(_alignment.AttentionMechanism):
     """Luong attention: context vector and alignments over a masked memory.
 
     Args:
@@ -121,15 +121,6 @@ class LuongAttention(keras.layers.Layer):
         if self.scale:
             scores = scores * ops.cast(self.score_scale, dtype)
         return _alignment.masked_softmax(scores, memory_mask)
-
-    def call(self, query, memory, memory_mask=None):
-        alignments = self.align(query, self.process_memory(memory), memory_mask)
-        return _alignment.context_vector(
-            alignments, ops.cast(memory, self.compute_dtype)
-        ), alignments
-
-    def compute_output_shape(self, query_shape, memory_shape, memory_mask_shape=None):
-        return (query_shape[0], memory_shape[-1]), (query_shape[0], memory_shape[1])
 
     def get_config(self):
         return {
