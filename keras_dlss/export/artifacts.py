@@ -74,7 +74,9 @@ def run_saved_model(path, inputs):
     if len(args) == 1 and isinstance(args[0], (list, tuple)):
         outputs = loaded.serve(type(args[0])(flat))
     elif len(args) == 1 and isinstance(args[0], dict):
-        outputs = loaded.serve(dict(zip(args[0].keys(), flat)))
+        # Match dict inputs by name: the signature's key order need not be the caller's.
+        named = inputs if isinstance(inputs, dict) else dict(zip(args[0].keys(), flat))
+        outputs = loaded.serve({k: tf.convert_to_tensor(named[k]) for k in args[0]})
     else:
         outputs = loaded.serve(*flat)
     result = keras.tree.map_structure(lambda t: t.numpy(), outputs)
@@ -96,9 +98,13 @@ def run_onnx(path, inputs):
     import onnxruntime as ort
 
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    flat = _flat_inputs(inputs)
+    specs = session.get_inputs()
+    if isinstance(inputs, dict) and all(spec.name in inputs for spec in specs):
+        flat = [np.asarray(inputs[spec.name]) for spec in specs]  # match by name, not order
+    else:
+        flat = _flat_inputs(inputs)
     feeds = {}
-    for spec, value in zip(session.get_inputs(), flat):
+    for spec, value in zip(specs, flat):
         want = {
             "tensor(float)": np.float32,
             "tensor(double)": np.float64,
