@@ -106,3 +106,15 @@ def test_tune_random_writes_best_hyperparameters_and_trials(tmp_path, capsys):
     assert rows[0].startswith("trial_id,status,score") and len(rows) == 3
     assert os.path.isdir(out / "random")
     assert np.isfinite(float(rows[1].split(",")[2]))
+
+
+@pytest.mark.parametrize("app", ["tagger", "seq2seq", "performance-rnn", "music-transformer"])
+def test_every_application_trains_and_exports_from_the_cli(app, tmp_path, capsys):
+    # One epoch without XLA keeps this fast: each application's XLA path is tested in its own module.
+    out = tmp_path / app
+    assert main(["train", app, "--epochs", "1", "--no-xla", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 1 and metrics["jit_compile"] is False
+    assert metrics["saved_model_max_abs_diff"] <= 1e-4
+    for name in ("model.keras", "history.png", "metadata.json"):
+        assert (out / name).is_file(), name
