@@ -28,6 +28,7 @@ import numpy as np
 from keras import ops
 
 from keras_dlss import _validation as v
+from keras_dlss.ops import crf_forward_backward as fb
 from keras_dlss.ops import crf_parallel as par
 from keras_dlss.ops import crf_sequential as seq
 from keras_dlss.ops.crf_constraints import allowed_transitions  # noqa: F401 (re-export)
@@ -160,13 +161,14 @@ def _sequence_score(emissions, tags, transitions, mask, start, end):
     return emit + trans + first + last
 
 
+def _forward_backward(algorithm):
+    if algorithm == "parallel":
+        return lambda e, a, m, s, t: (par.alphas(e, a, m, s), par.betas(e, a, m, t))
+    return seq.forward_backward
+
+
 def _log_partition(emissions, transitions, mask, start, end, algorithm):
-    if algorithm == "parallel" and emissions.shape[1] > 1:
-        mats = par.step_matrices(emissions, transitions, mask)
-        last = par.tree_reduce(start + emissions[:, 0], mats, par.log_matmul, par.log_vecmat)
-        log_z = ops.logsumexp(last + end, axis=-1)
-    else:
-        log_z = seq.log_partition(emissions, transitions, mask, start, end)
+    log_z = fb.log_partition(emissions, transitions, mask, start, end, _forward_backward(algorithm))
     return ops.where(_lengths(mask) > 0, log_z, 0.0)
 
 
@@ -281,12 +283,7 @@ def crf_marginals(
     emissions, transitions, mask, start, end, _ = _prepare(
         emissions, transitions, mask, start_transitions, end_transitions, constraints, algorithm
     )
-    if algorithm == "parallel":
-        alphas = par.alphas(emissions, transitions, mask, start)
-        betas = par.betas(emissions, transitions, mask, end)
-    else:
-        alphas = seq.forward_alphas(emissions, transitions, mask, start)
-        betas = seq.backward_betas(emissions, transitions, mask, end)
+    alphas, betas = _forward_backward(algorithm)(emissions, transitions, mask, start, end)
     log_z = ops.logsumexp(alphas[:, -1] + end, axis=-1)
     post = ops.exp(alphas + betas - log_z[:, None, None])
     return post * ops.cast(mask, post.dtype)[..., None]

@@ -79,36 +79,40 @@ def _scan(step, init, xs, reverse=False):
     return tf.nest.pack_sequence_as(init, carry), tf.nest.pack_sequence_as(init, ys)
 
 
-def forward_alphas(emissions, transitions, mask, start):
-    """Sequential forward algorithm; returns alphas `[B, T, K]` (carried through padding)."""
+def forward_backward(emissions, transitions, mask, start, end):
+    """Forward and backward recursions in one scan: alphas, betas `[B, T, K]`.
+
+    `alpha_t[j]` is the log-sum over prefixes ending in tag j at t (carried
+    through padding), `beta_t[i]` the log-sum over suffixes after tag i at t.
+    Step s advances alpha to s and beta to T-1-s with one batched
+    `[2, B, K] x [2, K, K]` product: at small K the scan is bound by
+    per-step overhead, not arithmetic, so two recursions in one loop cost
+    about 0.7x of two loops (measured at (32, 64, 20) under XLA).
+    """
+    k = emissions.shape[-1]
     col = ops.max(transitions, axis=0)
-    exp_trans = ops.exp(transitions - col)
-    alpha0 = start + emissions[:, 0]
-
-    def step(alpha, inputs):
-        emit, valid = inputs[..., :-1], inputs[..., -1] > 0
-        new = par.log_matvec(alpha, exp_trans, col) + emit
-        new = ops.where(valid[:, None], new, alpha)
-        return new, new
-
-    _, alphas = _scan(step, alpha0, _scan_inputs(emissions, mask, 0))
-    return _time_major(alphas)
-
-
-def backward_betas(emissions, transitions, mask, end):
-    """Sequential backward algorithm; `beta_t[i] = log sum over suffixes after t`, `[B, T, K]`."""
     row = ops.max(transitions, axis=1)
-    exp_trans_t = ops.transpose(ops.exp(transitions - row[:, None]))
-    beta_last = ops.broadcast_to(end, ops.shape(emissions[:, 0]))
+    exp_mats = ops.stack(
+        [ops.exp(transitions - col), ops.transpose(ops.exp(transitions - row[:, None]))]
+    )
+    shifts = ops.stack([col, row])[:, None, :]
+    forward_in = _scan_inputs(emissions, mask, 0)
+    backward_in = ops.flip(_scan_inputs(emissions, mask, 1), axis=0)
+    alpha0 = start + emissions[:, 0]
+    beta_last = ops.broadcast_to(end, ops.shape(alpha0))
 
-    def step(beta, inputs):
-        emit, valid = inputs[..., :-1], inputs[..., -1] > 0
-        new = par.log_matvec(beta + emit, exp_trans_t, row)
-        new = ops.where(valid[:, None], new, beta)
-        return new, new
+    def step(carry, inputs):
+        alpha, beta = carry
+        emit_a, valid_a = inputs[..., :k], inputs[..., k : k + 1] > 0
+        emit_b, valid_b = inputs[..., k + 1 : 2 * k + 1], inputs[..., -1:] > 0
+        new = par.log_matvec(ops.stack([alpha, beta + emit_b]), exp_mats, shifts)
+        alpha = ops.where(valid_a, new[0] + emit_a, alpha)
+        beta = ops.where(valid_b, new[1], beta)
+        return (alpha, beta), (alpha, beta)
 
-    _, betas = _scan(step, beta_last, _scan_inputs(emissions, mask, 1), reverse=True)
-    return _time_major(betas)
+    xs = ops.concatenate([forward_in, backward_in], axis=-1)
+    _, (alphas, betas) = _scan(step, (alpha0, beta_last), xs)
+    return _time_major(alphas), ops.flip(_time_major(betas), axis=1)
 
 
 def viterbi(emissions, transitions, mask, start, end):
@@ -149,45 +153,3 @@ def backtrace(backs, last_tag):
 
     _, tags = _scan(step, last_tag, backs, reverse=True)
     return _time_major(tags)
-
-
-def log_partition(emissions, transitions, mask, start, end):
-    """`log Z` per sequence (`[B]`, carried to the last valid step) with a forward-backward gradient.
-
-    Backpropagating through the forward scan makes the framework record and
-    replay every step (measured 10-50x the forward time on CPU under XLA);
-    the exact gradient is cheaper in closed form: `d log Z / d e_t` are the
-    marginals, `d log Z / d A` the summed pairwise marginals, from one extra
-    backward scan and a few vectorized ops.
-    """
-
-    @ops.custom_gradient
-    def fn(emissions, transitions, start, end):
-        alphas = forward_alphas(emissions, transitions, mask, start)
-        log_z = ops.logsumexp(alphas[:, -1] + end, axis=-1)
-
-        def grad(*args, upstream=None):
-            upstream = args[0] if upstream is None else upstream
-            maskf = ops.cast(mask, emissions.dtype)
-            weight = upstream * maskf[:, 0]  # empty sequences contribute nothing
-            betas = backward_betas(emissions, transitions, mask, end)
-            shift = log_z[:, None, None]
-            post = ops.exp(alphas + betas - shift) * maskf[..., None]
-            d_emissions = post * weight[:, None, None]
-            pair = ops.exp(
-                ops.expand_dims(alphas[:, :-1], -1)
-                + transitions
-                + ops.expand_dims(emissions[:, 1:] + betas[:, 1:], -2)
-                - shift[..., None]
-            )
-            pair = pair * (maskf[:, 1:] * weight[:, None])[..., None, None]
-            d_transitions = ops.sum(pair, axis=(0, 1))
-            d_start = ops.sum(post[:, 0] * weight[:, None], axis=0)
-            next_valid = ops.concatenate([maskf[:, 1:], ops.zeros_like(maskf[:, :1])], axis=1)
-            last = post * (maskf - next_valid)[..., None]
-            d_end = ops.sum(ops.sum(last, axis=1) * weight[:, None], axis=0)
-            return d_emissions, d_transitions, d_start, d_end
-
-        return log_z, grad
-
-    return fn(emissions, transitions, start, end)

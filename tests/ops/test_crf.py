@@ -194,6 +194,86 @@ def test_marginals_are_gradient_of_log_partition():
     np.testing.assert_allclose(grad, crf_marginals(e, A, mask), atol=1e-10)
 
 
+def _expected_counts(e, A, start, end, lengths):
+    """Brute-force gradients of sum_b log Z_b: marginals, transition, start and end counts."""
+    k = e.shape[-1]
+    d_e, d_a, d_s, d_t = np.zeros(e.shape), np.zeros((k, k)), np.zeros(k), np.zeros(k)
+    for b, length in enumerate(lengths):
+        scores = dict(_enumerate(e[b], A, start, end, length))
+        log_z = np.logaddexp.reduce(list(scores.values()))
+        for path, score in scores.items():
+            p = np.exp(score - log_z)
+            d_e[b, np.arange(length), path] += p
+            for i, j in zip(path[:-1], path[1:]):
+                d_a[i, j] += p
+            d_s[path[0]] += p
+            d_t[path[-1]] += p
+    return d_e, d_a, d_s, d_t
+
+
+def _bio_problem(scale):
+    """BIO-constrained scores; at scale 50, I-PER at t=1 is reachable only from a tag
+    exp(-50) less likely than O at t=0, yet it is the most likely tag there."""
+    rng = np.random.default_rng(11)
+    e = rng.normal(size=(2, 4, 5))
+    e[:, 0, 0] += scale  # O at t=0 ...
+    e[:, 1, 2] += 2 * scale  # ... then I-PER, whose only allowed predecessors are B-PER, I-PER
+    A, start, end = rng.normal(size=(5, 5)), rng.normal(size=5), rng.normal(size=5)
+    return e, A, start, end, np.array([[1, 1, 1, 1], [1, 1, 1, 0]], bool)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("scale", [0.0, 50.0])
+def test_log_partition_gradient_is_expected_counts(algorithm, scale):
+    e, A, start, end, mask = _bio_problem(scale)
+    allowed, allowed_start, allowed_end = allowed_transitions(BIO, "BIO", with_start_end=True)
+    lengths = mask.sum(1)
+    ref = _expected_counts(
+        e,
+        np.where(allowed, A, NEG),
+        np.where(allowed_start, start, NEG),
+        np.where(allowed_end, end, NEG),
+        lengths,
+    )
+    params = [tf.constant(x) for x in (e, A, start, end)]
+    with tf.GradientTape() as tape:
+        tape.watch(params)
+        log_z = tf.reduce_sum(
+            crf_log_partition(
+                params[0],
+                params[1],
+                mask,
+                params[2],
+                params[3],
+                constraints=(allowed, allowed_start, allowed_end),
+                algorithm=algorithm,
+            )
+        )
+    grads = tape.gradient(log_z, params)
+    for name, got, want in zip(("emissions", "transitions", "start", "end"), grads, ref):
+        np.testing.assert_allclose(np.asarray(got), want, atol=1e-9, err_msg=name)
+
+
+def test_transition_counts_fall_back_to_exact_form(monkeypatch):
+    """The scale-50 problem needs the exact form: the factored one alone loses the I-PER mass."""
+    from keras_dlss.ops import crf_forward_backward
+
+    e, A, _, _, mask = _bio_problem(50.0)
+    allowed = allowed_transitions(BIO, "BIO")
+
+    def d_transitions():
+        A_t = tf.constant(A)
+        with tf.GradientTape() as tape:
+            tape.watch(A_t)
+            log_z = tf.reduce_sum(crf_log_partition(e, A_t, mask, constraints=allowed))
+        return np.asarray(tape.gradient(log_z, A_t))
+
+    into_i_per = d_transitions()[:, 2]  # expected moves into I-PER, mostly at t=1
+    assert into_i_per.sum() > 1.9
+    monkeypatch.setattr(crf_forward_backward, "_LOG_NEGLIGIBLE", np.inf)  # never fall back
+    assert d_transitions()[:, 2].sum() < into_i_per.sum() - 1.9  # the t=1 moves are lost
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_xla_matches_eager(algorithm):
     rng = np.random.default_rng(5)
