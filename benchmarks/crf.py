@@ -2,8 +2,10 @@
 
 Times NLL + gradient (w.r.t. emissions and all CRF weights) and Viterbi decoding
 at (B, T, K) = (32, 64, 20), (32, 256, 20), (8, 1024, 50), full-length masks,
-for our sequential and parallel algorithms. Prints medians and our speed-up
-(best of our two algorithms) over pytorch-crf.
+for our sequential and parallel algorithms. Prints medians, our speed-up
+(best of our two algorithms) over pytorch-crf, and the parallel algorithm's
+floor: the time of its block matmuls alone, below which no implementation of
+the O(log T)-depth tree can go on this machine.
 
     .venv/bin/pip install torch==2.13.0 pytorch-crf   # CPU build, benchmarks only
     .venv/bin/python benchmarks/crf.py [--repeats 20] [--shapes 32x64x20,...]
@@ -69,6 +71,31 @@ def ours(shape, algorithm, repeats):
     )
     dec_ms = median_ms(lambda: decode(emissions)[0].numpy(), repeats)
     return nll_ms, dec_ms
+
+
+def parallel_floor(shape, repeats):
+    """Time of the parallel algorithm's up-sweep matmuls alone (ms), XLA, plain float32 GEMMs.
+
+    The tree multiplies ~T `K x K` blocks per sequence, level by level; no
+    implementation of it can be faster than these batched matmuls, so where
+    this floor exceeds the sequential time, the parallel algorithm cannot win
+    on this machine (a max-plus Viterbi product is no cheaper than a matmul).
+    """
+    import tensorflow as tf
+
+    b, t, k = shape
+    rng = np.random.default_rng(0)
+    blocks = []
+    n = 2 ** int(np.ceil(np.log2(t - 1)))
+    while n > 2:  # level products down to (not including) the root
+        n //= 2
+        blocks.append(tf.constant(rng.random((b * n, 2, k, k)).astype("float32")))
+
+    @tf.function(jit_compile=True)
+    def products(*levels):  # a scalar out: no time spent copying products back
+        return tf.add_n([tf.reduce_sum(tf.matmul(x[:, 0], x[:, 1])) for x in levels])
+
+    return median_ms(lambda: products(*blocks).numpy(), repeats)
 
 
 def pytorch_crf(shape, repeats):
@@ -140,16 +167,21 @@ def main():
         print(json.dumps(rows))
         return
     peer = peer_table(shapes, args.repeats)
-    header = f"{'(B, T, K)':<15} {'op':<10} {'pytorch-crf':>12} {'ours seq':>10} {'ours par':>10} {'speed-up':>9}"
+    header = (
+        f"{'(B, T, K)':<15} {'op':<10} {'pytorch-crf':>12} {'ours seq':>10} {'ours par':>10} "
+        f"{'par floor':>10} {'speed-up':>9}"
+    )
     print(header)
     print("-" * len(header))
     for shape in shapes:
         seq = ours(shape, "sequential", _repeats(shape, args.repeats))
         par = ours(shape, "parallel", _repeats(shape, args.repeats))
+        floor = parallel_floor(shape, _repeats(shape, args.repeats))
         for i, op in enumerate(("NLL+grad", "Viterbi")):
             best = min(seq[i], par[i])
             print(
                 f"{str(shape):<15} {op:<10} {peer[shape][i]:>10.2f}ms {seq[i]:>8.2f}ms {par[i]:>8.2f}ms "
+                f"{floor:>8.2f}ms "
                 f"{peer[shape][i] / best:>8.1f}x",
                 flush=True,
             )

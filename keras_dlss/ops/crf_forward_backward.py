@@ -46,6 +46,11 @@ def log_partition(emissions, transitions, mask, start, end, forward_backward):
 
     Returns:
         `[B]`: `log Z` of each sequence, from its last valid step.
+
+    The betas are computed on the forward pass, with the alphas, because the
+    gradient needs them and one fused recursion is cheaper than two: at
+    (32, 64, 20) NLL + gradient went from 3.0 to 1.4 ms, while a forward-only
+    log-likelihood went from 0.7 to 1.1 ms (measured under XLA on CPU).
     """
 
     @ops.custom_gradient

@@ -120,49 +120,67 @@ def _pair_products(mats, matmul):
     return matmul(mats[:, 0::2], mats[:, 1::2])
 
 
-def tree_reduce(v0, mats, matmul, vecmat):
-    """`v0 (x) M_1 (x) ... (x) M_n` with a balanced product tree.
+def up_sweep(mats, matmul):
+    """Block products of a balanced tree over `[B, n, K, K]` (static `n >= 1`).
 
-    Args:
-        v0: `[B, K]`.
-        mats: `[B, n, K, K]` with a static `n >= 1`.
-        matmul, vecmat: the semiring's products.
-
-    Returns:
-        `[B, K]`.
+    Returns a list whose entry `l` holds the `2^(L-l)` products of `2^l`
+    consecutive matrices each, `L = ceil(log2(n))` (identities pad `n` to a
+    power of two). The root is never needed, so the list stops below it.
     """
     mats, levels = _pad_to_power_of_two(mats)
-    for _ in range(levels):
-        mats = _pair_products(mats, matmul)
-    return vecmat(v0, mats[:, 0])
+    tree = [mats]
+    for _ in range(levels - 1):
+        tree.append(_pair_products(tree[-1], matmul))
+    return tree
+
+
+def _levels(tree):
+    return int(np.log2(tree[0].shape[1]))
+
+
+def _interleave(first, second):
+    """`[B, m, K]`, `[B, m, K]` -> `[B, 2m, K]` as first[0], second[0], first[1], ..."""
+    both = ops.stack([first, second], axis=2)
+    return ops.reshape(both, (ops.shape(both)[0], -1, both.shape[-1]))
+
+
+def down_sweep_prefix(v0, tree, vecmat, n):
+    """Inclusive prefixes `v0 (x) M_1 (x) ... (x) M_t` for t = 1..n, `[B, n, K]` (Blelloch).
+
+    Exclusive-prefix *vectors* travel down the tree (K^2 per node): a right
+    child's prefix is its parent's times its left sibling's block product.
+    """
+    excl = ops.expand_dims(v0, 1)  # [B, 1, K]: exclusive prefix of the root
+    for level in reversed(range(_levels(tree))):
+        excl = _interleave(excl, vecmat(excl, tree[level][:, 0::2]))
+    return vecmat(excl, tree[0])[:, :n]
+
+
+def down_sweep_suffix(v_last, tree, vecmat, n):
+    """Inclusive suffixes `M_t (x) ... (x) M_n (x) v_last` for t = 1..n, `[B, n, K]`.
+
+    The mirror of `down_sweep_prefix` over the same block products: a left
+    child's suffix is its right sibling's block times its parent's suffix.
+    """
+
+    def matvec(m, v):
+        return vecmat(v, ops.swapaxes(m, -1, -2))
+
+    excl = ops.expand_dims(v_last, 1)
+    for level in reversed(range(_levels(tree))):
+        excl = _interleave(matvec(tree[level][:, 1::2], excl), excl)
+    return matvec(tree[0], excl)[:, :n]
 
 
 def tree_prefix(v0, mats, matmul, vecmat):
-    """Inclusive prefixes `v0 (x) M_1 (x) ... (x) M_t` for t = 1..n (Blelloch scan).
+    """Inclusive prefixes `v0 (x) M_1 (x) ... (x) M_t` for t = 1..n, `[B, n, K]`.
 
     The up-sweep builds block products (matrix-matrix, K^3 each); the
-    down-sweep pushes exclusive-prefix *vectors* back down the tree (K^2 each),
-    so only log2(n) products are ever chained.
-
-    Args:
-        v0: `[B, K]`.
-        mats: `[B, n, K, K]` with a static `n >= 1`.
-
-    Returns:
-        `[B, n, K]`.
+    down-sweep pushes vectors (K^2 each), so only log2(n) products are ever
+    chained.
     """
-    n = mats.shape[1]
-    mats, levels = _pad_to_power_of_two(mats)
-    tree = [mats]
-    for _ in range(levels - 1):  # the root product is never needed
-        tree.append(_pair_products(tree[-1], matmul))
-    excl = ops.expand_dims(v0, 1)  # [B, 1, K]: exclusive prefix of the root
-    for level in reversed(range(levels)):
-        left = tree[level][:, 0::2]
-        right_excl = vecmat(excl, left)
-        excl = ops.stack([excl, right_excl], axis=2)
-        excl = ops.reshape(excl, (ops.shape(excl)[0], -1, excl.shape[-1]))
-    return vecmat(excl, mats)[:, :n]
+    tree = up_sweep(mats, matmul)
+    return down_sweep_prefix(v0, tree, vecmat, mats.shape[1])
 
 
 def suffix_compose(pointers):
@@ -195,23 +213,25 @@ def step_matrices(emissions, transitions, mask):
     return ops.where(mask[:, 1:, None, None], mats, ident)
 
 
-def alphas(emissions, transitions, mask, start):
+def forward_backward(emissions, transitions, mask, start, end):
+    """Alphas and betas `[B, T, K]` from one up-sweep shared by both down-sweeps.
+
+    `beta_t = M_{t+1} (x) ... (x) M_{T-1} (x) end` is a suffix of the same
+    chain whose prefixes give the alphas, so one tree of block products
+    (the O(T K^3) part) serves both directions.
+    """
     alpha0 = start + emissions[:, 0]
-    if emissions.shape[1] == 1:
-        return alpha0[:, None]
-    mats = step_matrices(emissions, transitions, mask)
-    rest = tree_prefix(alpha0, mats, log_matmul, log_vecmat)
-    return ops.concatenate([alpha0[:, None], rest], axis=1)
-
-
-def betas(emissions, transitions, mask, end):
-    beta_last = ops.broadcast_to(end, ops.shape(emissions[:, 0]))
-    if emissions.shape[1] == 1:
-        return beta_last[:, None]
-    # beta_t = M_{t+1} beta_{t+1}: a prefix scan over reversed, transposed matrices.
-    mats = ops.flip(ops.swapaxes(step_matrices(emissions, transitions, mask), -1, -2), axis=1)
-    rest = tree_prefix(beta_last, mats, log_matmul, log_vecmat)
-    return ops.concatenate([ops.flip(rest, axis=1), beta_last[:, None]], axis=1)
+    beta_last = ops.broadcast_to(end, ops.shape(alpha0))
+    n = emissions.shape[1] - 1
+    if n == 0:
+        return alpha0[:, None], beta_last[:, None]
+    tree = up_sweep(step_matrices(emissions, transitions, mask), log_matmul)
+    alphas = down_sweep_prefix(alpha0, tree, log_vecmat, n)
+    betas = down_sweep_suffix(beta_last, tree, log_vecmat, n)
+    return (
+        ops.concatenate([alpha0[:, None], alphas], axis=1),
+        ops.concatenate([betas, beta_last[:, None]], axis=1),
+    )
 
 
 def viterbi(emissions, transitions, mask, start, end):
