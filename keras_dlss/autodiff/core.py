@@ -8,21 +8,22 @@ the inputs. Every other operator (`grad`, `jvp`, `jacobian`, `hvp`, `hessian`)
 is a few lines on top of it, in `differential_operators.py`.
 
 The recording is backend-specific and fenced here: `tf.GradientTape` on the
-TensorFlow backend; `jax.vjp` / `jax.vmap` on JAX. Other backends raise
-`NotImplementedError`.
+TensorFlow backend; `jax.vjp` / `jax.vmap` on JAX; a retained `torch.autograd`
+graph on PyTorch (not `torch.func`, which cannot trace the `autograd.Function`
+behind Keras's `custom_gradient`). Other backends raise `NotImplementedError`.
 """
 
 import keras
 from keras import ops, tree
 
-_SUPPORTED = ("tensorflow", "jax")
+_SUPPORTED = ("tensorflow", "jax", "torch")
 
 
 def _backend():
     name = keras.config.backend()
     if name not in _SUPPORTED:
         raise NotImplementedError(
-            f"keras_dlss.autodiff supports the {' and '.join(_SUPPORTED)} backends. "
+            f"keras_dlss.autodiff supports the {', '.join(_SUPPORTED)} backends. "
             f"Received: keras.config.backend()={name!r}"
         )
     return name
@@ -67,10 +68,13 @@ def vjp(f, *primals):
     ```
     """
     primals = tree.map_structure(_to_float_tensor, primals)
-    if _backend() == "jax":
+    backend = _backend()
+    if backend == "jax":
         import jax
 
         return jax.vjp(f, *primals)
+    if backend == "torch":
+        return _torch_vjp(f, primals)
     import tensorflow as tf
 
     flat = tree.flatten(primals)
@@ -98,12 +102,48 @@ def vmap(f, elems):
     """Maps `f` over the leading axis of the nest `elems`, vectorized (internal).
 
     TensorFlow: `tf.vectorized_map` (pfor), falling back to a loop for ops that
-    pfor cannot batch; JAX: `jax.vmap`.
+    pfor cannot batch; JAX: `jax.vmap`; PyTorch: a Python loop.
     """
-    if _backend() == "jax":
+    backend = _backend()
+    if backend == "jax":
         import jax
 
         return jax.vmap(f)(elems)
+    if backend == "torch":  # a loop: torch.func.vmap cannot batch autograd.grad
+        n = tree.flatten(elems)[0].shape[0]
+        rows = [f(tree.map_structure(lambda x, i=i: x[i], elems)) for i in range(n)]
+        return tree.map_structure(lambda *r: ops.stack(r), *rows)
     import tensorflow as tf
 
     return tf.vectorized_map(f, elems, fallback_to_while_loop=True, warn=False)
+
+
+def _torch_vjp(f, primals):
+    """`vjp` on PyTorch: record `f` with autograd, pull cotangents back with `autograd.grad`.
+
+    Primals already in a graph (an outer `vjp`) are used as they are, so
+    derivatives nest; the others become fresh leaves, leaving the caller's
+    tensors untouched. `create_graph=True` keeps the pull-back differentiable.
+    """
+    import torch
+
+    def track(x):
+        return x if x.requires_grad else x.detach().requires_grad_(True)
+
+    primals = tree.map_structure(track, primals)
+    flat = tree.flatten(primals)
+    with torch.enable_grad():
+        outputs = f(*primals)
+
+    def vjp_fn(cotangent):
+        tree.assert_same_structure(outputs, cotangent)
+        flat_out = tree.flatten(outputs)
+        flat_ct = [ops.cast(c, o.dtype) for c, o in zip(tree.flatten(cotangent), flat_out)]
+        with torch.enable_grad():
+            grads = torch.autograd.grad(
+                flat_out, flat, flat_ct, retain_graph=True, create_graph=True, allow_unused=True
+            )
+        grads = [torch.zeros_like(x) if g is None else g for g, x in zip(grads, flat)]
+        return tuple(tree.pack_sequence_as(primals, grads))
+
+    return outputs, vjp_fn

@@ -173,11 +173,15 @@ def implicit_fixed_point(f, x, params, z0, *, backward_options=None, **forward_o
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            _, vjp_z = vjp(lambda z: f(z, x, params), z_star)
+            # Detached again here: PyTorch attaches this function's backward
+            # node to the returned tensor, and differentiating through it from
+            # inside that backward would recurse forever.
+            z_fixed = ops.stop_gradient(z_star)
+            _, vjp_z = vjp(lambda z: f(z, x, params), z_fixed)
             adjoint, _ = solve_fixed_point(
                 lambda w: upstream + vjp_z(w)[0], upstream, **backward_options
             )
-            _, vjp_xp = vjp(lambda x_, *p: f(z_star, x_, list(p)), x, *params)
+            _, vjp_xp = vjp(lambda x_, *p: f(z_fixed, x_, list(p)), x, *params)
             grads = vjp_xp(adjoint)
             return (grads[0], ops.zeros_like(z0), *grads[1 : 1 + n_params])
 
