@@ -38,7 +38,7 @@ def median_ms(fn, repeats, warmup=2):
     return statistics.median(times)
 
 
-def ours(shape, algorithm, repeats):
+def ours(shape, algorithm, repeats, jit_compile=True):
     import tensorflow as tf
 
     from keras_dlss.ops import crf_decode, crf_log_likelihood
@@ -51,7 +51,7 @@ def ours(shape, algorithm, repeats):
         tf.Variable(rng.normal(size=s).astype("float32") * 0.1) for s in ((k, k), (k,), (k,))
     ]
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=jit_compile)
     def nll_and_grad(emissions, tags):
         with tf.GradientTape() as tape:
             tape.watch(emissions)
@@ -61,7 +61,7 @@ def ours(shape, algorithm, repeats):
             )
         return nll, tape.gradient(nll, [emissions, *weights])
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=jit_compile)
     def decode(emissions):
         trans, start, end = (tf.convert_to_tensor(w) for w in weights)
         return crf_decode(emissions, trans, None, start, end, algorithm=algorithm)
@@ -73,7 +73,7 @@ def ours(shape, algorithm, repeats):
     return nll_ms, dec_ms
 
 
-def parallel_floor(shape, repeats):
+def parallel_floor(shape, repeats, jit_compile=True):
     """Time of the parallel algorithm's up-sweep matmuls alone (ms), XLA, plain float32 GEMMs.
 
     The tree multiplies ~T `K x K` blocks per sequence, level by level; no
@@ -91,7 +91,7 @@ def parallel_floor(shape, repeats):
         n //= 2
         blocks.append(tf.constant(rng.random((b * n, 2, k, k)).astype("float32")))
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=jit_compile)
     def products(*levels):  # a scalar out: no time spent copying products back
         return tf.add_n([tf.reduce_sum(tf.matmul(x[:, 0], x[:, 1])) for x in levels])
 
@@ -159,6 +159,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--shapes", default=",".join("x".join(map(str, s)) for s in SHAPES))
+    parser.add_argument(
+        "--no-xla",
+        action="store_true",
+        help="time ours in graph mode (what Keras's jit_compile='auto' gives on CPU)",
+    )
     parser.add_argument("--peer-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     shapes = [tuple(int(d) for d in s.split("x")) for s in args.shapes.split(",")]
@@ -174,9 +179,10 @@ def main():
     print(header)
     print("-" * len(header))
     for shape in shapes:
-        seq = ours(shape, "sequential", _repeats(shape, args.repeats))
-        par = ours(shape, "parallel", _repeats(shape, args.repeats))
-        floor = parallel_floor(shape, _repeats(shape, args.repeats))
+        repeats, jit = _repeats(shape, args.repeats), not args.no_xla
+        seq = ours(shape, "sequential", repeats, jit)
+        par = ours(shape, "parallel", repeats, jit)
+        floor = parallel_floor(shape, repeats, jit)
         for i, op in enumerate(("NLL+grad", "Viterbi")):
             best = min(seq[i], par[i])
             print(
