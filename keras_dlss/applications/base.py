@@ -87,3 +87,18 @@ class Task:
 
     def generate(self, model, metadata: dict, out: str, **options) -> list[str]:
         raise NotImplementedError(f"Application {self.name!r} does not support `generate`.")
+
+
+def compiled(fn, jit_compile):
+    """`fn` as one compiled graph on TensorFlow (XLA when asked); as-is elsewhere.
+
+    Decoding loops run step by step in eager mode; one `tf.function` makes them
+    a single program (and an XLA one with `jit_compile=True`).
+    """
+    import keras  # here: this module stays light for `keras-dlss list`
+
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
+    return fn

@@ -21,7 +21,7 @@ import numpy as np
 from keras import ops
 
 from keras_dlss._validation import check_positive_int, check_range
-from keras_dlss.applications.base import Task, TaskData
+from keras_dlss.applications.base import Task, TaskData, compiled
 from keras_dlss.datasets import music
 from keras_dlss.layers.transformer import TransformerDecoderBlock
 
@@ -364,11 +364,7 @@ def generate_performance(
             seed=seed,
         )
 
-    if jit_compile and keras.config.backend() == "tensorflow":
-        import tensorflow as tf
-
-        run = tf.function(run, jit_compile=True)
-    sequences, _ = run(state)
+    sequences, _ = compiled(run, jit_compile)(state)
     tokens = np.asarray(ops.convert_to_numpy(sequences))[0]
     end = np.flatnonzero(tokens == music.END_ID)
     tokens = tokens[: end[0]] if end.size else tokens

@@ -18,20 +18,12 @@ from keras import ops
 from keras_dlss import decoding
 from keras_dlss._validation import check_one_of, check_positive_int, check_range
 from keras_dlss.applications import professor_forcing
+from keras_dlss.applications.base import compiled
 from keras_dlss.layers import AttentionWrapper, BahdanauAttention, LuongAttention
 
 _DECODERS = weakref.WeakKeyDictionary()
 REGIMES = ("teacher_forcing", "scheduled_sampling", "professor_forcing")
 ATTENTIONS = ("bahdanau", "luong")
-
-
-def _compiled(fn, jit_compile):
-    """`fn` as one compiled graph on TensorFlow (XLA when asked); as-is elsewhere."""
-    if keras.config.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
-    return fn
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
@@ -324,7 +316,7 @@ class Seq2SeqTranslator(keras.Model):
                     *args, options["beam_width"], self.max_output_length, options["length_penalty"]
                 )
 
-            cache[key] = _compiled(run, jit_compile=key[2])
+            cache[key] = compiled(run, jit_compile=key[2])
         return cache[key]
 
     def greedy_search(self, source):

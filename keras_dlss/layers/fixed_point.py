@@ -47,9 +47,19 @@ class FixedPointLayer(keras.layers.Layer):
     Example:
 
     ```python
-    cell = keras.Sequential([...])  # any layer mapping [z, x] -> z
-    layer = FixedPointLayer(MyCell(16), anderson_memory=5)
-    z = layer(x)  # [B, 16]
+    class TanhCell(keras.layers.Layer):  # z' = tanh(z W + x U), a contraction in z
+        def build(self, input_shape):
+            z_shape, x_shape = input_shape
+            small = keras.initializers.RandomNormal(stddev=0.05)
+            self.w = self.add_weight(shape=(z_shape[-1], z_shape[-1]), initializer=small)
+            self.u = self.add_weight(shape=(x_shape[-1], z_shape[-1]))
+
+        def call(self, inputs):
+            z, x = inputs
+            return keras.ops.tanh(z @ self.w + x @ self.u)
+
+    layer = FixedPointLayer(TanhCell(), state_shape=(16,), anderson_memory=5)
+    z = layer(np.random.rand(8, 4).astype("float32"))  # [8, 16]
     ```
 
     References:
