@@ -84,10 +84,15 @@ def BiLSTMCRFTagger(
     Example:
 
     ```python
-    model = keras_dlss.applications.BiLSTMCRFTagger(5000, 9, labels=ner_tags)
+    ner_tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]  # BIO: decoding is constrained
+    word_ids = np.random.randint(1, 5000, size=(32, 10))  # id 0 is padding
+    word_ids[:, 8:] = 0
+    tag_ids = np.where(word_ids % 3 == 0, 1, 0) * (word_ids > 0)
+
+    model = keras_dlss.applications.BiLSTMCRFTagger(5000, 5, labels=ner_tags)
     model.compile(optimizer="adam")
-    model.fit(word_ids, tag_ids, epochs=10)
-    model.predict(word_ids)  # [B, T] int32 Viterbi tags
+    model.fit(word_ids, tag_ids, epochs=2, verbose=0)
+    model.predict(word_ids, verbose=0)  # [32, 10] int32 Viterbi tags
     ```
     """
     vocabulary_size = v.check_positive_int("vocabulary_size", vocabulary_size, 2)

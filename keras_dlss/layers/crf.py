@@ -102,14 +102,18 @@ class CRF(keras.layers.Layer):
     Example:
 
     ```python
+    token_ids = np.random.randint(1, 1000, size=(64, 12))  # id 0 is padding
+    token_ids[:, 9:] = 0
+    gold_tags = token_ids % 5 * (token_ids > 0)
+
     inputs = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(1000, 32, mask_zero=True)(inputs)
     x = keras.layers.Bidirectional(keras.layers.LSTM(32, return_sequences=True))(x)
     tags = keras_dlss.layers.CRF(5)(keras.layers.Dense(5)(x))
     model = keras_dlss.layers.CRFModel(inputs, tags)
-    model.compile(optimizer="adam")
-    model.fit(token_ids, gold_tags)
-    model.predict(token_ids)  # Viterbi tags, [B, T] int32
+    model.compile(optimizer="adam", jit_compile=True)
+    model.fit(token_ids, gold_tags, epochs=2, verbose=0)
+    model.predict(token_ids, verbose=0)  # Viterbi tags, [64, 12] int32
     ```
 
     References:
@@ -297,9 +301,12 @@ class CRFModel(keras.Model):
     Example:
 
     ```python
+    inputs = keras.Input((None, 8))  # per-token features
+    emissions = keras.layers.Dense(5)(inputs)
     model = keras_dlss.layers.CRFModel(inputs, keras_dlss.layers.CRF(5)(emissions))
-    model.compile(optimizer="adam")
-    model.fit(x, y, epochs=3)
+    model.compile(optimizer="adam")  # no loss: the CRF's NLL is added by the model
+    x, y = np.random.rand(32, 7, 8), np.random.randint(0, 5, size=(32, 7))
+    model.fit(x, y, epochs=3, verbose=0)
     ```
     """
 
