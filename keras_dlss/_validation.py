@@ -136,3 +136,48 @@ def check_nonempty_batch(name, x):
         raise ValueError(
             f"Argument `{name}` must have a non-empty batch. Received: {name}.shape={_shape_str(x.shape)}"
         )
+
+
+_DTYPE_KINDS = {
+    "integer": ("int", "uint"),
+    "floating": ("float", "bfloat"),
+    "bool": ("bool",),
+}
+
+
+def check_dtype_kind(name, x, kinds):
+    """Raises ValueError unless `x`'s dtype is of one of `kinds` ("integer", "floating", "bool").
+
+    Checks the static dtype only, so it costs nothing in a compiled graph.
+    """
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    import keras  # here: this module stays importable without a backend
+
+    dtype = keras.backend.standardize_dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
+    base = dtype.rstrip("0123456789_")
+    if not any(base in _DTYPE_KINDS[k] for k in kinds):
+        expected = " or ".join(kinds)
+        article = "an" if expected[0] in "aeiou" else "a"
+        raise ValueError(
+            f"Argument `{name}` must have {article} {expected} dtype. Received: {name}.dtype={dtype}"
+        )
+
+
+def check_mask_shape(name, mask, ref_name, ref, num_axes=2):
+    """Raises ValueError unless `mask`'s shape is `ref.shape[:num_axes]` (static dims only).
+
+    Symbolic (None) dimensions on either side are accepted, so the check runs at
+    trace time without constraining dynamic shapes.
+    """
+    if mask is None:
+        return
+    shape, expected = tuple(mask.shape), tuple(ref.shape)[:num_axes]
+    ok = len(shape) == len(expected) and all(
+        a is None or b is None or int(a) == int(b) for a, b in zip(shape, expected)
+    )
+    if not ok:
+        raise ValueError(
+            f"Argument `{name}` must have shape {_shape_str(expected)} (the first {num_axes} "
+            f"axes of `{ref_name}`, shape {_shape_str(ref.shape)}). "
+            f"Received: {name}.shape={_shape_str(shape)}"
+        )

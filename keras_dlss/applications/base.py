@@ -35,6 +35,9 @@ class Task:
     name: str = ""
     summary: str = ""
     default_data: str = ""
+    # Where the embedded default data comes from and its license ("generated" when synthetic):
+    # `keras-dlss list` prints it, and real data ships its LICENSE beside it.
+    data_license: str = "generated"
     default_epochs: int = 10
     default_batch_size: int = 32
     monitor: str = "val_loss"
