@@ -57,10 +57,15 @@ def test_predict_prints_a_class(trained_mlp, capsys):
     assert capsys.readouterr().out.startswith(f"{y[0]} (p=")
 
 
-def test_list_names_each_application_with_its_default_data(capsys):
+def test_list_names_each_application_with_its_default_data_and_license(capsys):
+    from keras_dlss.applications import get_task, task_names
+
     assert main(["list"]) == 0
     text = capsys.readouterr().out
     assert "mlp" in text and "digits" in text
+    for name in task_names():
+        task = get_task(name)
+        assert f"default data: {task.default_data} (license: {task.data_license})" in text, name
 
 
 def test_unknown_application_lists_the_available_ones(capsys):
