@@ -11,8 +11,8 @@ from keras_dlss.applications.base import Task
 _TASKS: dict[str, str] = {
     "tagger": "keras_dlss.applications.tagger:TaggerTask",
     "mlp": "keras_dlss.applications.mlp:MLPTask",
-    "music-transformer": "keras_dlss.applications.music:MusicTransformerTask",
-    "performance-rnn": "keras_dlss.applications.music:PerformanceRNNTask",
+    "music-transformer": "keras_dlss.applications.music_transformer:MusicTransformerTask",
+    "performance-rnn": "keras_dlss.applications.performance_rnn:PerformanceRNNTask",
     "seq2seq": "keras_dlss.applications.seq2seq_task:Seq2SeqTask",
 }
 
