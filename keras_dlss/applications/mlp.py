@@ -296,6 +296,7 @@ class MLPTask(Task):
         "MLPClassifier (neural networks I: depth, activations, dropout, normalization, optimizers)"
     )
     default_data = "scikit-learn's bundled 8x8 digits (1,797 images; no download)"
+    data_license = "CC BY 4.0 (UCI Optical Recognition of Handwritten Digits)"
     default_epochs = 60
     default_batch_size = 32
     monitor = "val_loss"
