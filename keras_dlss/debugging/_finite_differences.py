@@ -8,6 +8,20 @@ loop per chunk of elements (XLA on TensorFlow), so each perturbation costs two
 forward passes with no Python or op-dispatch overhead, and the part of the
 forward pass that does not depend on the perturbed tensor is hoisted out of the
 loop by the compiler.
+
+Every fast path has a slow twin, because a checked function may run only
+eagerly: a hand-written `custom_gradient` whose backward calls NumPy cannot be
+traced by pfor, and the gradient of such a function (order 2) cannot be traced
+into a graph at all. The Jacobian's rows are one vectorized map of VJPs (pfor on
+TensorFlow, `jax.vmap`) or else a loop of VJPs; the numerical columns come from
+compiled loops on TensorFlow, else from a vectorized map of forward passes, else
+from a loop of them. A path that fails once for a function is recorded in its
+`Fallbacks` and not tried again; the last path in each chain has nothing to fall
+back to, so an error the function raises for its own reasons still reaches the
+user. Before any Jacobian is assembled, one VJP checks that the gradient has the
+shape of its tensor: TensorFlow's `custom_gradient` does not check, and a
+mis-shaped gradient (a bias gradient not summed over the batch) would otherwise
+broadcast into a passing projection or break the vectorized Jacobian.
 """
 
 import concurrent.futures
@@ -18,7 +32,30 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_dlss.autodiff.core import vjp
+from keras_dlss.autodiff.core import vjp, vmap
+
+
+class Fallbacks:
+    """The vectorized and compiled paths that failed once for one checked function.
+
+    Attributes:
+        vectorized_rows: Jacobian rows as one vectorized map of VJPs.
+        vectorized_columns: finite differences as one vectorized map of forward passes.
+        compiled: finite differences in compiled TensorFlow loops.
+    """
+
+    def __init__(self):
+        self.vectorized_rows = True
+        self.vectorized_columns = True
+        self.compiled = True
+
+
+class WrongGradientShape(Exception):
+    """The backend's gradient for a tensor does not have the tensor's shape."""
+
+    def __init__(self, shape):
+        super().__init__(shape)
+        self.shape = tuple(int(d) for d in shape)
 
 
 def flat_outputs(outputs):
@@ -39,7 +76,12 @@ def kinks(plus, minus, base, eps, atol, rtol):
 
 
 def fast_projections(fn, leaves, eps, rng):
-    """Per leaf: (vᵀJu analytical, f(θ±εu) projected on v, vᵀf(θ)) for random unit u, v."""
+    """Returns `(projections, base)` for random unit vectors u (one per leaf) and v.
+
+    `projections[i]` is `(vᵀJu, vᵀf(θ+εu), vᵀf(θ-εu), gradient shape)`; the
+    analytical `vᵀJu` is NaN when the gradient's shape is not the leaf's (no
+    broadcasting into a projection that could pass). `base` is `vᵀf(θ)`.
+    """
     out, vjp_fn = vjp(lambda *ls: fn(list(ls)), *leaves)
     vs = [rng.standard_normal(tuple(o.shape)) for o in out]
     norm = np.sqrt(sum(float(np.sum(v * v)) for v in vs)) or 1.0
@@ -54,38 +96,106 @@ def fast_projections(fn, leaves, eps, rng):
     for i, leaf in enumerate(leaves):
         u = rng.standard_normal(tuple(leaf.shape))
         u = ops.convert_to_tensor(u / (np.sqrt(np.sum(u * u)) or 1.0), "float64")  # no BLAS
-        analytical = float(ops.convert_to_numpy(ops.sum(grads[i] * u)))
+        grad_shape = tuple(grads[i].shape)
+        analytical = float("nan")
+        if grad_shape == tuple(leaf.shape):
+            analytical = float(ops.convert_to_numpy(ops.sum(grads[i] * u)))
         plus = project(fn(_replace(leaves, i, leaf + eps * u)))
         minus = project(fn(_replace(leaves, i, leaf - eps * u)))
-        projections.append((analytical, plus, minus))
+        projections.append((analytical, plus, minus, grad_shape))
     return projections, base
 
 
-def analytical_jacobian(fn, leaves, i):
-    """[n_out, n_i] Jacobian of the flattened outputs with respect to `leaves[i]`."""
-    _require_tensorflow()
-    import tensorflow as tf
+def analytical_jacobian(fn, leaves, i, fallbacks):
+    """[n_out, n_i] Jacobian of the flattened outputs with respect to `leaves[i]`.
 
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-        tape.watch(leaves[i])
-        out = flat_outputs(fn(leaves))
-    jac = tape.jacobian(out, leaves[i], experimental_use_pfor=True)
+    One forward pass, then one VJP per output row: all rows in one vectorized
+    map unless that failed before for `fn` (see `fallbacks`), else a loop.
+
+    Raises:
+        WrongGradientShape: the gradient does not have the shape of `leaves[i]`.
+    """
+    out, vjp_fn = vjp(lambda leaf: flat_outputs(fn(_replace(leaves, i, leaf))), leaves[i])
+    n_out = int(out.shape[0])
+
+    def row(cotangent):
+        return vjp_fn(cotangent)[0]
+
+    probe = row(ops.ones_like(out))
+    if tuple(probe.shape) != tuple(leaves[i].shape):
+        raise WrongGradientShape(probe.shape)
+    basis = ops.eye(n_out, dtype="float64")
+    jac = None
+    if fallbacks.vectorized_rows:
+        try:
+            jac = vmap(row, basis)
+        except Exception:  # pfor cannot trace the backward (NumPy in a custom gradient)
+            fallbacks.vectorized_rows = False
     if jac is None:
-        jac = tf.zeros([out.shape[0], *leaves[i].shape], tf.float64)
-    return np.reshape(jac.numpy(), (int(out.shape[0]), -1))
+        jac = ops.stack([row(basis[k]) for k in range(n_out)])
+    return np.reshape(ops.convert_to_numpy(jac), (n_out, -1))
 
 
-def numerical_chunks(fn, leaves, i, eps, n_out):
+def numerical_chunks(fn, leaves, i, eps, n_out, fallbacks):
     """Yields `(start, plus, minus)` until every element of `leaves[i]` is covered.
 
     `plus[k]` / `minus[k]` hold f(θ ± ε e_j) flattened for j = start + k (rows past
-    the end repeat the last element; callers drop them). Small tensors run one
-    graph loop. Large ones compile two XLA kernels, one perturbation per loop step
-    or `_VECTOR` perturbations vectorized per step (which wins depends on where the
-    tensor sits in the graph), keep the faster, and run the remaining chunks on
-    all cores.
+    the end are dropped by callers). On TensorFlow the columns come from compiled
+    loops (`_compiled_chunks`); where `fn` cannot be traced into a graph, and on
+    other backends, from `_mapped_chunks`.
     """
-    _require_tensorflow()
+    if keras.config.backend() == "tensorflow" and fallbacks.compiled:
+        chunks = _compiled_chunks(fn, leaves, i, eps, n_out)
+        try:
+            first = next(chunks)  # traces and compiles
+        except StopIteration:
+            return
+        except Exception:  # `fn` runs only eagerly
+            fallbacks.compiled = False
+        else:
+            yield first
+            yield from chunks
+            return
+    yield from _mapped_chunks(fn, leaves, i, eps, n_out, fallbacks)
+
+
+def _mapped_chunks(fn, leaves, i, eps, n_out, fallbacks):
+    """Chunks of perturbations in one vectorized map each (else a loop), on any backend."""
+    shape = tuple(leaves[i].shape)
+    n = int(np.prod(shape))
+    flat = ops.convert_to_numpy(ops.reshape(leaves[i], (-1,)))
+    chunk = int(max(1, min(n, 256, (1 << 22) // max(n, n_out, 1))))
+
+    def evaluate(perturbed):
+        return flat_outputs(fn(_replace(leaves, i, ops.reshape(perturbed, shape))))
+
+    for start in range(0, n, chunk):
+        k = min(chunk, n - start)
+        basis = np.zeros((k, n))
+        basis[np.arange(k), start + np.arange(k)] = eps
+        batch = np.concatenate([flat[None] + basis, flat[None] - basis])
+        out = None
+        if fallbacks.vectorized_columns:
+            try:
+                out = ops.convert_to_numpy(vmap(evaluate, ops.convert_to_tensor(batch)))
+            except Exception:  # `fn` cannot be vectorized
+                fallbacks.vectorized_columns = False
+        if out is None:
+            out = np.stack(
+                [ops.convert_to_numpy(evaluate(ops.convert_to_tensor(b))) for b in batch]
+            )
+        yield start, out[:k], out[k:]
+
+
+def _compiled_chunks(fn, leaves, i, eps, n_out):
+    """Chunks of perturbations in compiled TensorFlow loops.
+
+    Small tensors run one graph loop. Large ones compile two XLA kernels, one
+    perturbation per loop step or `_VECTOR` perturbations vectorized per step
+    (which wins depends on where the tensor sits in the graph), keep the faster,
+    and run the remaining chunks on all cores. Rows past the end repeat the last
+    element.
+    """
     import tensorflow as tf
 
     n = int(np.prod(leaves[i].shape))
@@ -205,11 +315,3 @@ def _vectorized(fn, leaves, i, eps, n_out, chunk, vector):
         return plus, minus
 
     return columns
-
-
-def _require_tensorflow():
-    if keras.config.backend() != "tensorflow":
-        raise NotImplementedError(
-            "gradient_check(fast_mode=False) runs on the TensorFlow backend. "
-            f"Received: keras.config.backend()={keras.config.backend()!r}; use fast_mode=True."
-        )

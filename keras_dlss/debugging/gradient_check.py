@@ -27,6 +27,7 @@ from keras_dlss.debugging.gradient_report import (
     GradientCheckReport,
     TensorCheck,
     compare,
+    wrong_shape,
 )
 
 
@@ -55,6 +56,13 @@ def gradient_check(
     `training=False` unless `call_kwargs` says otherwise; randomness is frozen
     during the check (the seed state is the same for every evaluation), and a
     function whose two evaluations at the same point differ raises `ValueError`.
+
+    Hand-written gradients (`keras.ops.custom_gradient`) are checked like any
+    other; a gradient whose shape is not its tensor's fails (TensorFlow accepts
+    it, and it would broadcast). A backward that runs only eagerly (NumPy on the
+    upstream gradient) cannot be vectorized or compiled: the check falls back to
+    loops, once per checked function. Runs on every backend; JAX needs
+    `JAX_ENABLE_X64=1`.
 
     Non-differentiable points (ReLU at 0, max-pooling ties) give false failures
     when a perturbation crosses them. With `skip_kinks=True` an entry is skipped
@@ -93,8 +101,8 @@ def gradient_check(
         GradientCheckError: a gradient is wrong (when `raise_exception`); the error
             names the tensor and carries `.report`.
         ValueError: bad arguments, nothing to differentiate (integer inputs only
-            and no variables), no floating output, non-finite values, or a
-            stochastic `fn`.
+            and no variables), no floating output, non-finite values, a
+            stochastic `fn`, or JAX without float64.
 
     Example:
 
@@ -112,6 +120,7 @@ def gradient_check(
         raise ValueError(f"Argument `seed` must be an integer. Received: seed={seed!r}")
     if not callable(fn):
         raise ValueError(f"Argument `fn` must be a Layer, Model or callable. Received: fn={fn!r}")
+    _check_float64_available()
     args = inputs if isinstance(inputs, tuple) else (inputs,)
     call_kwargs = dict(call_kwargs or {})
     leaves, names, kinds, f = _build_problem(fn, args, call_kwargs, variables)
@@ -126,6 +135,21 @@ def gradient_check(
     if raise_exception and not report.passed:
         raise GradientCheckError(report)
     return report
+
+
+def _check_float64_available():
+    """JAX truncates float64 to float32 unless x64 is enabled: differences would be noise."""
+    if keras.config.backend() != "jax":
+        return
+    import jax
+
+    if not jax.config.jax_enable_x64:
+        raise ValueError(
+            "gradient_check computes in float64, which JAX truncates to float32 by default. "
+            "Set the environment variable JAX_ENABLE_X64=1 (or call "
+            "`jax.config.update('jax_enable_x64', True)` at start-up). "
+            "Received: jax_enable_x64=False"
+        )
 
 
 def _build_problem(fn, args, call_kwargs, variables):
@@ -302,17 +326,21 @@ def _check_order(f, leaves, names, kinds, order, eps, atol, rtol, fast_mode, rng
         TensorCheck(name, kind, order, tuple(leaf.shape))
         for name, kind, leaf in zip(names, kinds, leaves)
     ]
+    fallbacks = fd.Fallbacks()  # shared by every tensor of this order: f is the same
     if not fast_mode:
         base = ops.convert_to_numpy(fd.flat_outputs(f(leaves)))
         for i, result in enumerate(results):
-            _full_check(f, leaves, i, base, result, eps, atol, rtol, skip_kinks)
+            _full_check(f, leaves, i, base, result, eps, atol, rtol, skip_kinks, fallbacks)
         return results
     projections, base = fd.fast_projections(f, leaves, eps, rng)
-    for i, (result, (a, plus, minus)) in enumerate(zip(results, projections)):
+    for i, (result, (a, plus, minus, grad_shape)) in enumerate(zip(results, projections)):
+        if grad_shape != result.shape:
+            wrong_shape(result, grad_shape)
+            continue
         skip = fd.kinks(plus, minus, base, eps, atol, rtol) if skip_kinks else None
         compare(result, a, (plus - minus) / (2 * eps), atol, rtol, skip)
         if not result.passed and int(np.prod(leaves[i].shape)) <= _LOCATE_LIMIT:
-            _locate(f, leaves, i, result, eps, atol, rtol, skip_kinks)
+            _locate(f, leaves, i, result, eps, atol, rtol, skip_kinks, fallbacks)
     return results
 
 
@@ -322,14 +350,14 @@ _MAX_JACOBIAN_ENTRIES = 1 << 28  # 2 GiB of float64 per tensor
 _LOCATE_LIMIT = 4096
 
 
-def _locate(f, leaves, i, result, eps, atol, rtol, skip_kinks):
+def _locate(f, leaves, i, result, eps, atol, rtol, skip_kinks, fallbacks):
     full = TensorCheck(result.name, result.kind, result.order, result.shape)
     base = ops.convert_to_numpy(fd.flat_outputs(f(leaves)))
-    _full_check(f, leaves, i, base, full, eps, atol, rtol, skip_kinks)
+    _full_check(f, leaves, i, base, full, eps, atol, rtol, skip_kinks, fallbacks)
     result.worst_index, result.worst_output = full.worst_index, full.worst_output
 
 
-def _full_check(f, leaves, i, base, result, eps, atol, rtol, skip_kinks):
+def _full_check(f, leaves, i, base, result, eps, atol, rtol, skip_kinks, fallbacks):
     n = int(np.prod(leaves[i].shape))
     if n == 0:
         return
@@ -339,8 +367,13 @@ def _full_check(f, leaves, i, base, result, eps, atol, rtol, skip_kinks):
             f"`{result.name}` ({8 * n * base.shape[0] / 2**30:.1f} GiB). Use fast_mode=True, or "
             "check fewer `variables` on a smaller batch."
         )
-    jac = fd.analytical_jacobian(f, leaves, i)
-    for start, plus, minus in fd.numerical_chunks(f, leaves, i, eps, base.shape[0]):
+    try:
+        jac = fd.analytical_jacobian(f, leaves, i, fallbacks)
+    except fd.WrongGradientShape as e:
+        wrong_shape(result, e.shape)
+        return
+    chunks = fd.numerical_chunks(f, leaves, i, eps, base.shape[0], fallbacks)
+    for start, plus, minus in chunks:
         stop = min(start + plus.shape[0], n)
         plus, minus = plus[: stop - start], minus[: stop - start]
         skip = fd.kinks(plus, minus, base[None], eps, atol, rtol) if skip_kinks else None

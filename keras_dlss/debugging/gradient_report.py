@@ -25,7 +25,10 @@ class TensorCheck:
         worst_output: flat index of the output element of the worst entry, or None.
         analytical: the backend's value at the worst entry.
         numerical: the finite-difference value at the worst entry.
-        passed: every entry satisfies |a - n| <= atol + rtol * |n|.
+        passed: every entry satisfies |a - n| <= atol + rtol * |n|, and the
+            gradient has the tensor's shape.
+        problem: why the tensor failed before any entry could be compared (a
+            gradient of the wrong shape), or None.
     """
 
     name: str
@@ -41,6 +44,7 @@ class TensorCheck:
     analytical: float = 0.0
     numerical: float = 0.0
     passed: bool = True
+    problem: str | None = None
     worst_ratio: float = dataclasses.field(default=-1.0, repr=False)
 
 
@@ -96,7 +100,8 @@ class GradientCheckReport:
         rows = [cols] + [_row(r) for r in self.results]
         widths = [max(len(row[i]) for row in rows) for i in range(len(cols))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-        return "\n".join([head, *lines])
+        notes = [f"{r.name} (order {r.order}): {r.problem}" for r in self.results if r.problem]
+        return "\n".join([head, *lines, *notes])
 
     def __repr__(self):
         return str(self)
@@ -129,6 +134,20 @@ class GradientCheckError(AssertionError):
         self.report = report
         names = ", ".join(f"`{r.name}`" for r in report.failures)
         super().__init__(f"Gradient check failed for {names}.\n{report}")
+
+
+def wrong_shape(result, gradient_shape):
+    """Fails `result` (in place): the backend's gradient is not shaped like the tensor.
+
+    TensorFlow's `custom_gradient` accepts a gradient of any shape; one that only
+    broadcasts to the tensor (a bias gradient not summed over the batch) is a bug.
+    """
+    result.passed = False
+    result.problem = (
+        f"the gradient has shape {tuple(gradient_shape)} but the tensor has shape "
+        f"{tuple(result.shape)}; a custom gradient must return one gradient per input, "
+        "shaped like that input"
+    )
 
 
 def compare(result, analytical, numerical, atol, rtol, skip=None, index_offset=0, shape=None):
