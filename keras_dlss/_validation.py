@@ -181,3 +181,26 @@ def check_mask_shape(name, mask, ref_name, ref, num_axes=2):
             f"axes of `{ref_name}`, shape {_shape_str(ref.shape)}). "
             f"Received: {name}.shape={_shape_str(shape)}"
         )
+
+
+def check_min_rank(name, x, minimum):
+    """Raises ValueError unless `x` has rank >= `minimum` (static rank, trace time)."""
+    shape = tuple(x.shape)
+    if len(shape) < minimum:
+        raise ValueError(
+            f"Argument `{name}` must have rank >= {minimum}. "
+            f"Received: {name}.shape={_shape_str(shape)}"
+        )
+
+
+def shapes_compatible(a, b):
+    """True when two static shapes have one rank and agree wherever both dims are known."""
+    a, b = tuple(a), tuple(b)
+    return len(a) == len(b) and all(
+        x is None or y is None or int(x) == int(y) for x, y in zip(a, b)
+    )
+
+
+def shape_str(shape):
+    """`(2, None, 4)`: a static shape as error messages print it."""
+    return _shape_str(tuple(shape))

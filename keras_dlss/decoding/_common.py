@@ -14,7 +14,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_dlss._validation import check_positive_int, concrete_value
+from keras_dlss._validation import (
+    check_positive_int,
+    concrete_value,
+    shape_str,
+    shapes_compatible,
+)
 
 NEG_INF = float("-inf")
 
@@ -104,15 +109,33 @@ def probe_vocab_size(step_fn, state, n):
     return int(log_probs.shape[-1])
 
 
-def call_step(step_fn, tokens, state, start_id, end_id):
-    """Calls `step_fn`, checks the output contract, returns float32 log-probs."""
-    log_probs, new_state = step_fn(tokens, state)
-    if len(log_probs.shape) != 2:
+def check_log_probs(log_probs, rows):
+    """Static checks of the `[N, V]` float log-probabilities a step function returned.
+
+    Runs while the loop body is traced, so it costs nothing in the graph; `rows`
+    is the static number of tokens fed (`N`), or None when unknown.
+    """
+    shape = tuple(getattr(log_probs, "shape", np.shape(log_probs)))
+    if len(shape) != 2:
         raise ValueError(
             "Argument `step_fn` must return log-probabilities of shape [N, V]. "
-            f"Received: log_probs.shape={tuple(log_probs.shape)}"
+            f"Received: log_probs.shape={shape_str(shape)}"
         )
-    check_ids_below_vocab(start_id, end_id, log_probs.shape[-1])
+    dtype = keras.backend.standardize_dtype(log_probs.dtype)
+    if "float" not in dtype:
+        raise ValueError(
+            "Argument `step_fn` must return floating log-probabilities. "
+            f"Received: log_probs.dtype={dtype}"
+        )
+    if rows is not None and shape[0] is not None and int(shape[0]) != int(rows):
+        raise ValueError(
+            f"Argument `step_fn` must return one row of log-probabilities per token fed "
+            f"({rows}). Received: log_probs.shape={shape_str(shape)}"
+        )
+
+
+def check_state_shapes(state, new_state):
+    """`new_state` keeps the structure and static shapes of `state` (the loop carry)."""
     try:
         keras.tree.assert_same_structure(state, new_state)
     except (ValueError, TypeError) as e:
@@ -120,6 +143,22 @@ def call_step(step_fn, tokens, state, start_id, end_id):
             "Argument `step_fn` must return a state with the same structure as its input "
             f"state. Received: {e}"
         ) from None
+    for old, new in zip(keras.tree.flatten(state), keras.tree.flatten(new_state)):
+        new_shape = tuple(getattr(new, "shape", np.shape(new)))
+        if not shapes_compatible(new_shape, old.shape):
+            raise ValueError(
+                "Argument `step_fn` must return a state with the shapes of its input state. "
+                f"Received: a state tensor of shape {shape_str(new_shape)} for one of shape "
+                f"{shape_str(old.shape)}"
+            )
+
+
+def call_step(step_fn, tokens, state, start_id, end_id):
+    """Calls `step_fn`, checks the output contract, returns float32 log-probs."""
+    log_probs, new_state = step_fn(tokens, state)
+    check_log_probs(log_probs, tokens.shape[0])
+    check_ids_below_vocab(start_id, end_id, log_probs.shape[-1])
+    check_state_shapes(state, new_state)
     new_state = keras.tree.map_structure(
         lambda old, new: ops.cast(new, old.dtype), state, new_state
     )

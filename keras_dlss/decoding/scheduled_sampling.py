@@ -14,8 +14,10 @@ without retracing.
 """
 
 import keras
+import numpy as np
 from keras import ops, random
 
+from keras_dlss import _validation as v
 from keras_dlss._validation import check_one_of, check_range, concrete_value
 from keras_dlss.decoding import _common
 
@@ -95,20 +97,35 @@ def scheduled_sampling_unroll(
     sampling = check_one_of("sampling", sampling, ("argmax", "sample"))
     start_id = _common.check_token_id("start_id", start_id)
     targets = ops.convert_to_tensor(targets)
-    if len(targets.shape) != 2 or "int" not in str(targets.dtype):
+    v.check_rank("targets", targets, 2)
+    v.check_dtype_kind("targets", targets, "integer")
+    length = targets.shape[1]
+    if length is None or length < 1:
         raise ValueError(
-            "Argument `targets` must be a rank-2 integer tensor [batch, time]. "
-            f"Received: targets.shape={tuple(targets.shape)}, dtype={targets.dtype}"
+            "Argument `targets` must have a static time dimension >= 1 (the unroll "
+            f"length). Received: targets.shape={v.shape_str(targets.shape)}"
+        )
+    epsilon_shape = tuple(
+        getattr(teacher_forcing_probability, "shape", None)
+        if hasattr(teacher_forcing_probability, "shape")
+        else np.shape(teacher_forcing_probability)
+    )
+    if epsilon_shape:
+        raise ValueError(
+            "Argument `teacher_forcing_probability` must be a scalar. "
+            f"Received: teacher_forcing_probability.shape={v.shape_str(epsilon_shape)}"
         )
     epsilon = concrete_value(teacher_forcing_probability)
     if epsilon is not None and epsilon.ndim == 0:
         check_range("teacher_forcing_probability", float(epsilon), 0.0, 1.0)
     targets = ops.cast(targets, "int32")
     batch = _common.state_batch_size(initial_state)
-    length = targets.shape[1]
+    static_batch = batch if isinstance(batch, int) else None
+    v.check_dims_match("targets", targets, 0, static_batch, "the batch size of `initial_state`")
     state = _common.to_tensors(initial_state)
 
     log_probs, state, hidden = _split_step(step_fn(ops.full((batch,), start_id, "int32"), state))
+    _common.check_log_probs(log_probs, static_batch)
     log_probs = ops.cast(log_probs, "float32")
     # Coin flips and sampling noise for every step, drawn outside the loop.
     noise = random.uniform((2, length, batch), seed=seed)
@@ -132,6 +149,8 @@ def scheduled_sampling_unroll(
         predicted = ops.stop_gradient(_predict(log_probs, uniforms, sampling))
         tokens = ops.where(teacher, ops.take(truth, i - 1, axis=0), predicted)
         new_log_probs, new_state, new_hidden = _split_step(step_fn(tokens, state))
+        _common.check_log_probs(new_log_probs, static_batch)
+        _common.check_state_shapes(state, new_state)
         new_state = keras.tree.map_structure(lambda o, n: ops.cast(n, o.dtype), state, new_state)
         new_log_probs = ops.cast(new_log_probs, "float32")
         values = [new_log_probs] + ([new_hidden] if with_hidden else [])

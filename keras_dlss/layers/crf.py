@@ -174,7 +174,15 @@ class CRF(keras.layers.Layer):
         end = getattr(self, "end_transitions", None)
         return read(self.transitions), read(start), read(end)
 
+    def _check_call_args(self, inputs, mask):
+        # Static shapes and dtypes only: runs while tracing (symbolic `None`
+        # dims pass) and adds nothing to the compiled graph.
+        v.check_rank("inputs", inputs, 3)
+        v.check_dtype_kind("inputs", inputs, "floating")
+        v.check_mask_shape("mask", mask, "inputs", inputs)
+
     def call(self, inputs, mask=None, training=None):
+        self._check_call_args(inputs, mask)
         dtype = "float64" if self.compute_dtype == "float64" else "float32"
         emissions = ops.cast(inputs, dtype)
         transitions, start, end = self._weights(dtype)
@@ -197,6 +205,13 @@ class CRF(keras.layers.Layer):
         y = ops.convert_to_tensor(y)
         if len(y.shape) == 3 and y.shape[-1] == 1:  # [B, T, 1] sparse targets
             y = ops.squeeze(y, -1)
+        # `y` comes from `fit` (or `crf_targets`): name it as the user wrote it.
+        # Float targets are cast, as Keras's sparse losses do; the op itself
+        # (`crf_log_likelihood`) insists on integer tags.
+        v.check_rank("y", y, 2)
+        v.check_dtype_kind("y", y, ("integer", "floating"))
+        for axis in (0, 1):
+            v.check_dims_match("y", y, axis, emissions.shape[axis], f"inputs.shape[{axis}]")
         nll = -crf_ops.crf_log_likelihood(emissions, ops.cast(y, "int32"), transitions, **kwargs)
         if sample_weight is not None:
             sample_weight = ops.cast(sample_weight, nll.dtype)
@@ -208,6 +223,8 @@ class CRF(keras.layers.Layer):
     def log_likelihood(self, emissions, tags, mask=None):
         """`log p(tags | emissions)` under this layer's weights, `[B]`."""
         transitions, start, end = self._weights("float32")
+        emissions = ops.convert_to_tensor(emissions)
+        v.check_dtype_kind("emissions", emissions, "floating")
         return crf_ops.crf_log_likelihood(
             ops.cast(emissions, "float32"),
             tags,
@@ -231,6 +248,7 @@ class CRF(keras.layers.Layer):
         return tags
 
     def compute_output_spec(self, inputs, mask=None, training=None):
+        self._check_call_args(inputs, mask)
         shape = self.compute_output_shape(inputs.shape)
         tags = keras.KerasTensor(shape[0] if self.return_marginals else shape, dtype="int32")
         if self.return_marginals:

@@ -7,6 +7,7 @@ Bai, Kolter and Koltun, "Deep Equilibrium Models", NeurIPS 2019
 import keras
 from keras import ops
 
+from keras_dlss import _validation as v
 from keras_dlss._validation import check_positive_int, check_range
 from keras_dlss.ops.fixed_point import implicit_fixed_point
 
@@ -132,13 +133,23 @@ class FixedPointLayer(keras.layers.Layer):
         # Weights enter as explicit tensors so the implicit gradient can return theirs.
         variables = self.function.trainable_variables
         with keras.StatelessScope(state_mapping=list(zip(variables, params))):
-            return ops.cast(self.function([z, x]), z.dtype)
+            out = self.function([z, x])
+        # Checked while the loop body is traced: static, free in the graph.
+        if not v.shapes_compatible(out.shape, z.shape):
+            raise ValueError(
+                "Argument `function` must return a tensor shaped like the state z "
+                f"({v.shape_str(z.shape)}, see `state_shape`). "
+                f"Received: function([z, x]).shape={v.shape_str(out.shape)}"
+            )
+        return ops.cast(out, z.dtype)
 
     def call(self, inputs):
+        v.check_min_rank("x", inputs, 2)
+        v.check_dtype_kind("x", inputs, "floating")
         x = ops.convert_to_tensor(inputs, self.compute_dtype)
         shape = (ops.shape(x)[0], *self._state_shape(x.shape))
         z0 = ops.zeros(shape, x.dtype)
-        params = [ops.cast(v.value, x.dtype) for v in self.function.trainable_variables]
+        params = [ops.cast(w.value, x.dtype) for w in self.function.trainable_variables]
         forward, backward = self._options()
         return implicit_fixed_point(
             self._apply, x, params, z0, backward_options=backward, **forward

@@ -18,6 +18,8 @@ import collections
 import keras
 from keras import ops
 
+from keras_dlss import _validation as v
+
 
 def _split_tag(tag):
     """`("B", "PER")` from `"B-PER"`; `("O", "")` from `"O"`; bare `"B"` has type `""`."""
@@ -57,6 +59,7 @@ def get_entities(tags):
     >>> get_entities(["B-PER", "I-PER", "O", "I-LOC"])
     [('PER', 0, 1), ('LOC', 3, 3)]
     """
+    _check_tag_sequence("tags", tags)
     spans = []
     prev_prefix, prev_kind, begin = "O", "", 0
     for i, tag in enumerate(list(tags) + ["O"]):
@@ -69,7 +72,39 @@ def get_entities(tags):
     return spans
 
 
+def _check_tag_sequence(name, tags):
+    """`tags` is one sentence: a sequence (not a string) of tag strings."""
+    if isinstance(tags, str) or not hasattr(tags, "__len__"):
+        raise ValueError(
+            f"Argument `{name}` must be a sequence of tag strings, e.g. ['B-PER', 'O']. "
+            f"Received: {name}={tags!r}"
+        )
+    for i, tag in enumerate(tags):
+        if not isinstance(tag, str):
+            raise ValueError(
+                f"Argument `{name}` must hold tag strings (map ids to labels first). "
+                f"Received: {name}[{i}]={tag!r}"
+            )
+
+
+def _check_sentences(name, sentences):
+    """`sentences` is a corpus: a sequence of per-sentence sequences (not a flat tag list)."""
+    if isinstance(sentences, str) or not hasattr(sentences, "__len__"):
+        raise ValueError(
+            f"Argument `{name}` must be a list of tag sequences, one per sentence. "
+            f"Received: {name}={sentences!r}"
+        )
+    for i, sentence in enumerate(sentences):
+        if isinstance(sentence, str) or not hasattr(sentence, "__len__"):
+            raise ValueError(
+                f"Argument `{name}` must be a list of tag sequences, one per sentence "
+                f"(wrap a single sentence in a list). Received: {name}[{i}]={sentence!r}"
+            )
+
+
 def _check_aligned(y_true, y_pred):
+    _check_sentences("y_true", y_true)
+    _check_sentences("y_pred", y_pred)
     if len(y_true) != len(y_pred):
         raise ValueError(
             f"Arguments `y_true` and `y_pred` must hold the same number of sentences. "
@@ -103,6 +138,9 @@ def span_f1(y_true, y_pred):
     0.5
     """
     _check_aligned(y_true, y_pred)
+    for name, corpus in (("y_true", y_true), ("y_pred", y_pred)):
+        for i, tags in enumerate(corpus):
+            _check_tag_sequence(f"{name}[{i}]", tags)
     gold = {(i, *s) for i, tags in enumerate(y_true) for s in get_entities(tags)}
     pred = {(i, *s) for i, tags in enumerate(y_pred) for s in get_entities(tags)}
     result = _prf(len(gold & pred), len(pred), len(gold))
@@ -161,11 +199,28 @@ class TokenAccuracy(keras.metrics.Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred)
+        v.check_rank("y_pred", y_pred, (2, 3))
         if len(y_pred.shape) == 3:
             y_pred = ops.argmax(y_pred, axis=-1)
+        else:  # tag ids: a float here is a score head missing its tag axis
+            v.check_dtype_kind("y_pred", y_pred, "integer")
         y_true = ops.convert_to_tensor(y_true)
         if len(y_true.shape) == 3 and y_true.shape[-1] == 1:
             y_true = ops.squeeze(y_true, -1)
+        v.check_rank("y_true", y_true, 2)
+        for axis in (0, 1):
+            v.check_dims_match("y_true", y_true, axis, y_pred.shape[axis], f"y_pred.shape[{axis}]")
+        if sample_weight is not None:
+            sample_weight = ops.convert_to_tensor(sample_weight)
+            v.check_rank("sample_weight", sample_weight, (1, 2))
+            for axis in range(len(sample_weight.shape)):
+                v.check_dims_match(
+                    "sample_weight",
+                    sample_weight,
+                    axis,
+                    y_true.shape[axis],
+                    f"y_true.shape[{axis}]",
+                )
         matches = ops.cast(
             ops.equal(ops.cast(y_true, "int32"), ops.cast(y_pred, "int32")), self.dtype
         )

@@ -44,6 +44,7 @@ def _prepare(emissions, transitions, mask, start, end, constraints, algorithm, t
     v.check_one_of("algorithm", algorithm, _ALGORITHMS)
     emissions = ops.convert_to_tensor(emissions)
     v.check_rank("emissions", emissions, 3)
+    v.check_dtype_kind("emissions", emissions, "floating")
     v.check_nonempty_batch("emissions", emissions)
     num_tags, steps = emissions.shape[-1], emissions.shape[1]
     if num_tags is None or num_tags < 1:
@@ -78,10 +79,11 @@ def _check_param(name, x, shape, dtype):
     if x is None:
         return ops.zeros(shape, dtype=dtype)
     x = ops.convert_to_tensor(x)
-    if tuple(x.shape) != shape:
+    if not v.shapes_compatible(x.shape, shape):
         raise ValueError(
-            f"Argument `{name}` must have shape {shape}. Received: {name}.shape={tuple(x.shape)}"
+            f"Argument `{name}` must have shape {shape}. Received: {name}.shape={v.shape_str(x.shape)}"
         )
+    v.check_dtype_kind(name, x, "floating")
     v.check_finite(name, x)
     return ops.cast(x, dtype)
 
@@ -129,6 +131,7 @@ def _prepare_mask(mask, emissions):
 def _prepare_tags(tags, emissions, mask, num_tags):
     tags = ops.convert_to_tensor(tags)
     v.check_rank("tags", tags, 2)
+    v.check_dtype_kind("tags", tags, "integer")
     for axis in (0, 1):
         v.check_dims_match("tags", tags, axis, emissions.shape[axis], f"emissions.shape[{axis}]")
     tags_np, mask_np = v.concrete_value(tags), v.concrete_value(mask)

@@ -20,6 +20,7 @@ with the number of iterations.
 import keras
 from keras import ops
 
+from keras_dlss import _validation as v
 from keras_dlss.autodiff.core import vjp
 
 
@@ -58,11 +59,44 @@ def solve_fixed_point(
     z, residual = solve_fixed_point(lambda z: 0.5 * ops.cos(z), ops.zeros((2, 3)))
     ```
     """
+    max_iterations = v.check_positive_int("max_iterations", max_iterations)
+    tolerance = v.check_range("tolerance", tolerance, 0)
+    anderson_memory = v.check_positive_int("anderson_memory", anderson_memory, minimum=0)
+    damping = v.check_range("damping", damping, 0, 1, low_inclusive=False)
+    regularization = v.check_range("regularization", regularization, 0, low_inclusive=False)
+    z0 = ops.convert_to_tensor(z0)
+    v.check_dtype_kind("z0", z0, "floating")
+    fn = _checked_fn(fn, z0)
     if anderson_memory > 1:
+        v.check_min_rank("z0", z0, 1)  # the history is kept per batch row
         return _anderson(
             fn, z0, max_iterations, tolerance, anderson_memory, damping, regularization
         )
     return _picard(fn, z0, max_iterations, tolerance, damping)
+
+
+def _checked_fn(fn, z0):
+    """`fn`, checked to return the static shape and dtype of `z0`.
+
+    The check runs when the loop body is traced (free in the graph); without it
+    the backend's while loop fails deep inside with a loop-invariant error.
+    """
+    dtype = keras.backend.standardize_dtype(z0.dtype)
+
+    def checked(z):
+        fz = fn(z)
+        shape = getattr(fz, "shape", None)
+        fz_dtype = getattr(fz, "dtype", None)
+        fz_dtype = None if fz_dtype is None else keras.backend.standardize_dtype(fz_dtype)
+        if shape is None or not v.shapes_compatible(shape, z0.shape) or fz_dtype != dtype:
+            raise ValueError(
+                "Argument `fn` must return a tensor with the shape and dtype of `z0` "
+                f"({v.shape_str(z0.shape)}, {dtype}). Received: fn(z).shape="
+                f"{None if shape is None else v.shape_str(shape)}, fn(z).dtype={fz_dtype}"
+            )
+        return fz
+
+    return checked
 
 
 def _residual(fz, z):
@@ -162,6 +196,13 @@ def implicit_fixed_point(f, x, params, z0, *, backward_options=None, **forward_o
     """
     backward_options = dict(forward_options if backward_options is None else backward_options)
     params = list(params)
+    for leaf in keras.tree.flatten(x):
+        v.check_dtype_kind("x", leaf, "floating")  # differentiated: ids have no gradient
+    for i, param in enumerate(params):
+        v.check_dtype_kind(f"params[{i}]", param, "floating")
+    z0 = ops.convert_to_tensor(z0)
+    v.check_min_rank("z0", z0, 1)
+    v.check_dtype_kind("z0", z0, "floating")
     n_params = len(params)
 
     @ops.custom_gradient
