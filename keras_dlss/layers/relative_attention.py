@@ -1,9 +1,20 @@
-"""Multi-head self-attention with relative position representations.
+"""Multi-head attention with relative position representations.
 
 Each logit is `(q_i . k_j + q_i . e_clip(j - i)) / sqrt(d)`: the content term
 of Vaswani et al. plus a learned embedding of the clipped key-query distance
 (Shaw et al., 2018), computed with the Music Transformer's memory-efficient
 skew (`keras_dlss.ops.relative_position_logits`, Huang et al., 2018).
+
+The call follows `keras.layers.MultiHeadAttention` (`layer(query, value,
+key)`, `query_mask` / `value_mask` / `key_mask`, `use_causal_mask`,
+`return_attention_scores`) so that it is a drop-in replacement. Relative
+positions need a convention when query and key lengths differ: we align the
+*ends* of the two sequences (query `i` sits at key position
+`i + Lk - Lq`), which is exactly what cached decoding does (the new queries
+are the last positions written to the cache), so `layer(x[:, -n:], x)` with a
+causal mask equals the last `n` rows of `layer(x)`. Start alignment (Keras's
+`use_causal_mask` for `Lq != Lk`) would give the same query two different
+distances in the full and the incremental pass.
 
 References:
     - Shaw et al., "Self-Attention with Relative Position Representations",
@@ -15,7 +26,14 @@ References:
 import keras
 from keras import ops
 
-from keras_dlss._validation import check_positive_int, check_range
+from keras_dlss._validation import (
+    check_dims_match,
+    check_dtype_kind,
+    check_mask_shape,
+    check_positive_int,
+    check_range,
+    check_rank,
+)
 from keras_dlss.ops.relative_attention import relative_position_logits
 
 __all__ = ["RelativeMultiHeadAttention"]
@@ -23,16 +41,46 @@ __all__ = ["RelativeMultiHeadAttention"]
 _NEG_INF = -1e9
 
 
+def _and(a, b):
+    """Logical and of two optional masks (None = everything allowed)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return ops.logical_and(ops.cast(a, "bool"), ops.cast(b, "bool"))
+
+
+def _check_key_mask(name, mask, batch, length, length_desc):
+    """A `[B, Lk]` mask over keys whose length is not an input's second axis (the cache)."""
+    if mask is None:
+        return
+    check_rank(name, mask, 2)
+    check_dims_match(name, mask, 0, batch, "the batch size of `query`")
+    check_dims_match(name, mask, 1, length, length_desc)
+
+
+def _check_shape_rank(name, shape):
+    if shape is not None and len(shape) != 3:
+        raise ValueError(
+            f"Argument `{name}` must have rank 3 ([batch, length, features]). "
+            f"Received: {name}.shape={tuple(shape)}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_dlss")
 class RelativeMultiHeadAttention(keras.layers.Layer):
-    """Relative position multi-head self-attention (Shaw et al.; Huang et al.).
+    """Relative position multi-head attention (Shaw et al.; Huang et al.).
 
-    Relative distances `j - i` are clipped to `[-K, K]` (`[-K, 0]` when
-    `causal`), `K = max_relative_position`, and each clipped distance has a
-    learned `key_dim` embedding, one table per head or one shared by all
-    heads. The relative logits are added to the content logits before the
-    softmax. A padding `mask` `[B, T]` hides padded keys; `attention_mask`
-    `[B, Tq, Tk]` (True = attend) is combined with it and with the causal mask.
+    A drop-in for `keras.layers.MultiHeadAttention` on `[batch, length,
+    features]` inputs: `layer(query)` or `layer(query, query)` is
+    self-attention, `layer(query, value)` / `layer(query, value, key)` is
+    cross-attention. Each logit gets a learned embedding of the key-query
+    distance `j - i`, clipped to `[-K, K]` (`[-K, 0]` when `causal`),
+    `K = max_relative_position`, one table per head or one shared by all
+    heads, computed with the Music Transformer's skew in `O(L D)` memory.
+
+    When `Lq != Lk` the two sequences are aligned at their *ends*: query `i`
+    sits at key position `i + Lk - Lq` (the last query faces the last key),
+    as in cached decoding, so its distance to key `j` is `j - i - (Lk - Lq)`
+    and the causal mask lets it see keys `j <= i + Lk - Lq`.
 
     For generation, pass `cache` (`[B, 2, S, num_heads, key_dim]` keys and
     values, see `initial_cache`) and `cache_update_index` (the position of the
@@ -40,20 +88,37 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
     and returns `(outputs, new_cache)`; keys past the last query are ignored,
     so step-by-step decoding gives the same outputs as the full forward pass.
 
+    Deliberate differences from `keras.layers.MultiHeadAttention`:
+
+    - `value` is optional (None means self-attention on `query`), and the
+      value/key side then reuses the query's padding mask.
+    - Inputs must be rank 3 (`attention_axes` is not supported).
+    - `causal=True` in the constructor makes every call causal (whatever
+      `use_causal_mask` says) and halves the relative table; `use_causal_mask`
+      adds a causal mask to a non-causal layer for one call.
+    - With `Lq != Lk` the causal mask is end-aligned (see above); Keras's is
+      start-aligned (`tril` of an `[Lq, Lk]` matrix).
+    - `output_dim` replaces `output_shape` (an int only), `value_dim` is
+      `key_dim`, and `cache` / `cache_update_index` (keras-hub's
+      `CachedMultiHeadAttention` layout) are extra.
+    - `mask=` is the Keras mask of `query` (an alias of `query_mask`), kept
+      for backwards compatibility and so Keras propagates masks in
+      `layer(x)` calls.
+
     Args:
         num_heads: int. Number of attention heads.
         key_dim: int. Size of each head for query, key and value.
         max_relative_position: int or None. Clipping distance `K`. None uses
-            the sequence length of the first input minus one (it must be
-            static), i.e. every distance of that length gets its own
-            embedding, as in the Music Transformer. Defaults to `None`.
-        causal: bool. Whether query `i` may only attend to keys `j <= i`.
-            Defaults to `False`.
+            the build-time lengths, `max(Lq, Lk) - 1` (they must be static),
+            i.e. every distance of that length gets its own embedding, as in
+            the Music Transformer. Defaults to `None`.
+        causal: bool. Whether query `i` may only attend to keys at or before
+            its own position. Defaults to `False`.
         dropout: float. Dropout rate on the attention probabilities.
             Defaults to `0.0`.
         heads_share_relative_embedding: bool. One relative table for all heads
             instead of one per head. Defaults to `False`.
-        output_dim: int or None. Output features; None keeps the input's.
+        output_dim: int or None. Output features; None keeps the query's.
             Defaults to `None`.
         use_bias: bool. Whether the projections use biases. Defaults to `True`.
         kernel_initializer: Initializer of the projection kernels.
@@ -65,23 +130,41 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         **kwargs: Base `Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: float tensor `[B, T, F]`.
-        mask: optional bool `[B, T]` padding mask (True = real token);
-            ignored with `cache` (use `attention_mask` there).
-        attention_mask: optional bool `[B, Tq, Tk]` (True = may attend).
+        query: float tensor `[B, Tq, F]`.
+        value: optional float tensor `[B, Tv, F_v]`; None means `query`.
+        key: optional float tensor `[B, Tv, F_k]`; None means `value`.
+        query_mask: optional `[B, Tq]` mask (True = real token); masked
+            query rows attend uniformly, as in Keras. Filled in by Keras from
+            `query`'s Keras mask.
+        value_mask: optional `[B, Tv]` mask hiding padded keys (`[B, S]`
+            over cache positions with `cache`). For self-attention it defaults
+            to the query mask.
+        key_mask: optional `[B, Tv]` mask, combined with `value_mask`.
+        attention_mask: optional bool `[B, Tq, Tv]` (True = may attend),
+            combined with the other masks.
+        return_attention_scores: bool. Also return the attention
+            probabilities `[B, num_heads, Tq, Tv]` (before dropout).
         training: bool, whether dropout is active.
-        cache: optional `[B, 2, S, num_heads, key_dim]` key/value cache.
-        cache_update_index: int (or scalar tensor) position of `inputs[:, 0]`
-            when `cache` is given.
+        use_causal_mask: bool. Apply a causal mask for this call.
+        mask: optional `[B, Tq]`, an alias of `query_mask`.
+        cache: optional `[B, 2, S, num_heads, key_dim]` key/value cache
+            (self-attention only).
+        cache_update_index: int (or scalar int tensor) position of
+            `query[:, 0]` when `cache` is given.
 
     Returns:
-        `[B, T, output_dim]`, or `(outputs, new_cache)` when `cache` is given.
+        `outputs` `[B, Tq, output_dim]`, followed by the scores when
+        `return_attention_scores` and by the new cache when `cache` is given:
+        `(outputs, scores)`, `(outputs, cache)` or `(outputs, scores, cache)`.
 
     Example:
 
     ```python
     layer = RelativeMultiHeadAttention(num_heads=4, key_dim=16, causal=True)
-    y = layer(keras.random.normal((2, 32, 64)))  # (2, 32, 64)
+    x = keras.random.normal((2, 32, 64))
+    y = layer(x)  # self-attention, (2, 32, 64); layer(x, x) is the same
+    memory = keras.random.normal((2, 48, 64))
+    z, scores = layer(x, memory, return_attention_scores=True)  # (2, 4, 32, 48)
     ```
 
     References:
@@ -149,36 +232,36 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
             name=name,
         )
 
-    def build(self, inputs_shape):
-        if len(inputs_shape) != 3:
-            raise ValueError(
-                "Argument `inputs` must have rank 3 ([batch, length, features]). "
-                f"Received: inputs.shape={tuple(inputs_shape)}"
-            )
-        features = inputs_shape[-1]
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        for name, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
+            _check_shape_rank(name, shape)
+        value_shape = query_shape if value_shape is None else value_shape
+        key_shape = value_shape if key_shape is None else key_shape
         clip = self.max_relative_position
         if clip is None:
-            if inputs_shape[1] is None:
+            if query_shape[1] is None or key_shape[1] is None:
                 raise ValueError(
                     "Argument `max_relative_position` must be given when the sequence "
-                    f"length is not static. Received: inputs.shape={tuple(inputs_shape)}"
+                    f"length is not static. Received: query.shape={tuple(query_shape)}, "
+                    f"key.shape={tuple(key_shape)}"
                 )
-            clip = max(int(inputs_shape[1]) - 1, 1)
-        self._clip = clip
+            clip = max(int(query_shape[1]), int(key_shape[1])) - 1
+        self._clip = max(clip, 1)
+        self._features = (query_shape[-1], value_shape[-1], key_shape[-1])
         heads, dim = self.num_heads, self.key_dim
         self._query_dense = self._dense("btf,fhd->bthd", (None, heads, dim), "hd", "query")
         self._key_dense = self._dense("btf,fhd->bthd", (None, heads, dim), "hd", "key")
         self._value_dense = self._dense("btf,fhd->bthd", (None, heads, dim), "hd", "value")
-        out = self.output_dim or features
+        out = self.output_dim or query_shape[-1]
         self._output_dense = self._dense("bthd,hdo->bto", (None, out), "o", "attention_output")
         for layer, shape in (
-            (self._query_dense, inputs_shape),
-            (self._key_dense, inputs_shape),
-            (self._value_dense, inputs_shape),
-            (self._output_dense, (inputs_shape[0], inputs_shape[1], heads, dim)),
+            (self._query_dense, query_shape),
+            (self._key_dense, key_shape),
+            (self._value_dense, value_shape),
+            (self._output_dense, (query_shape[0], query_shape[1], heads, dim)),
         ):
             layer.build(shape)
-        rows = clip + 1 if self.causal else 2 * clip + 1
+        rows = self._clip + 1 if self.causal else 2 * self._clip + 1
         shape = (rows, dim) if self.heads_share_relative_embedding else (heads, rows, dim)
         self.relative_embeddings = self.add_weight(
             name="relative_embeddings", shape=shape, initializer=self.embeddings_initializer
@@ -199,40 +282,136 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         table = ops.cast(ops.convert_to_tensor(self.relative_embeddings), self.compute_dtype)
         return ops.take(table, index, axis=-2)
 
+    def _validate(self, query, value, key, masks, attention_mask, cache, cache_update_index):
+        """Trace-time checks on static shapes and dtypes (free in the compiled graph)."""
+        check_rank("query", query, 3)
+        check_dtype_kind("query", query, "floating")
+        if key is not None and value is None:
+            raise ValueError(
+                "Argument `key` needs `value` (None means self-attention on `query`). "
+                f"Received: key.shape={tuple(key.shape)}, value=None"
+            )
+        for name, x in (("value", value), ("key", key)):
+            if x is not None:
+                check_rank(name, x, 3)
+                check_dtype_kind(name, x, "floating")
+                check_dims_match(name, x, 0, query.shape[0], "the batch size of `query`")
+        if key is not None:
+            check_dims_match("key", key, 1, value.shape[1], "the length of `value`")
+        if getattr(self, "_features", None) is not None:
+            built = dict(zip(("query", "value", "key"), self._features))
+            for name, x in (("query", query), ("value", value), ("key", key)):
+                if x is not None:
+                    check_dims_match(name, x, -1, built[name], "the features it was built with")
+        query_mask, value_mask, key_mask, mask = masks
+        check_mask_shape("query_mask", query_mask, "query", query)
+        check_mask_shape("mask", mask, "query", query)
+        batch, q_len = query.shape[0], query.shape[1]
+        if cache is not None:
+            self._validate_cache(query, value, cache, cache_update_index)
+            k_len, desc = cache.shape[2], "the cache length (`cache.shape[2]`)"
+            for name, m in (("value_mask", value_mask), ("key_mask", key_mask)):
+                _check_key_mask(name, m, batch, k_len, desc)
+        else:
+            ref_name, ref = ("query", query) if value is None else ("value", value)
+            k_len = ref.shape[1]
+            check_mask_shape("value_mask", value_mask, ref_name, ref)
+            check_mask_shape(
+                "key_mask",
+                key_mask,
+                "key" if key is not None else ref_name,
+                key if key is not None else ref,
+            )
+        if attention_mask is not None:
+            check_rank("attention_mask", attention_mask, 3)
+            for axis, dim, desc in (
+                (0, batch, "the batch size of `query`"),
+                (1, q_len, "the query length"),
+                (2, k_len, "the key length"),
+            ):
+                check_dims_match("attention_mask", attention_mask, axis, dim, desc)
+
+    def _validate_cache(self, query, value, cache, cache_update_index):
+        if value is not None:
+            raise ValueError(
+                "Argument `value` must be None with `cache`: the cache holds the "
+                f"self-attention keys and values. Received: value.shape={tuple(value.shape)}"
+            )
+        check_rank("cache", cache, 5)
+        check_dtype_kind("cache", cache, "floating")
+        for axis, dim, desc in (
+            (0, query.shape[0], "the batch size of `query`"),
+            (1, 2, "keys and values"),
+            (3, self.num_heads, "`num_heads`"),
+            (4, self.key_dim, "`key_dim`"),
+        ):
+            check_dims_match("cache", cache, axis, dim, desc)
+        if cache_update_index is None:
+            raise ValueError(
+                "Argument `cache_update_index` is required with `cache`. "
+                "Received: cache_update_index=None"
+            )
+        if hasattr(cache_update_index, "shape"):
+            check_rank("cache_update_index", cache_update_index, 0)
+            check_dtype_kind("cache_update_index", cache_update_index, "integer")
+
     def call(
         self,
-        inputs,
-        mask=None,
+        query,
+        value=None,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
         attention_mask=None,
+        return_attention_scores=False,
         training=None,
+        use_causal_mask=False,
+        mask=None,
         cache=None,
         cache_update_index=None,
     ):
-        query = self._query_dense(inputs) * ops.cast(self.key_dim**-0.5, self.compute_dtype)
-        key = self._key_dense(inputs)
-        value = self._value_dense(inputs)
-        q_len = ops.shape(inputs)[1]
-        q_offset = 0
+        masks = (query_mask, value_mask, key_mask, mask)
+        self._validate(query, value, key, masks, attention_mask, cache, cache_update_index)
+        query_mask = _and(query_mask, mask)
+        if value is None and cache is None and value_mask is None and key_mask is None:
+            value_mask = query_mask  # self-attention: keys are the queries
+        key_side_mask = _and(value_mask, key_mask)
+        self_attention = value is None or (value is query and key in (None, query))
+        value = query if value is None else value
+        key = value if key is None else key
+        causal = self.causal or bool(use_causal_mask)
+        scale = ops.cast(self.key_dim**-0.5, self.compute_dtype)
+        q = ops.transpose(self._query_dense(query) * scale, (0, 2, 1, 3))  # [B, H, Lq, D]
+        k = self._key_dense(key)
+        v = self._value_dense(value)
+        q_len, k_len = ops.shape(query)[1], ops.shape(key)[1]
         if cache is not None:
-            if cache_update_index is None:
-                raise ValueError(
-                    "Argument `cache_update_index` is required with `cache`. "
-                    "Received: cache_update_index=None"
-                )
             q_offset = ops.cast(cache_update_index, "int32")
             start = [0, q_offset, 0, 0]
-            key = ops.slice_update(cache[:, 0], start, ops.cast(key, cache.dtype))
-            value = ops.slice_update(cache[:, 1], start, ops.cast(value, cache.dtype))
-            cache = ops.stack([key, value], axis=1)
-        k_len = ops.shape(key)[1]
-        query = ops.transpose(query, (0, 2, 1, 3))  # [B, H, Lq, D]
-        key = ops.transpose(key, (0, 2, 1, 3))
-        value = ops.transpose(value, (0, 2, 1, 3))
-        logits = ops.einsum("bhqd,bhkd->bhqk", query, key)
+            k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
+            v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
+            cache = ops.stack([k, v], axis=1)
+            k_len = ops.shape(k)[1]
+        else:
+            q_offset = k_len - q_len  # end alignment (module docstring)
+        k = ops.transpose(k, (0, 2, 1, 3))
+        v = ops.transpose(v, (0, 2, 1, 3))
+        logits = ops.einsum("bhqd,bhkd->bhqk", q, k)
         table = self._relative_table(q_len, k_len, q_offset)
-        square_causal = self.causal and cache is None
-        logits = logits + relative_position_logits(query, table, causal=square_causal)
-        allowed = self._allowed(mask, attention_mask, q_len, k_len, q_offset, cache is not None)
+        # The half-size causal skew needs square, unshifted attention.
+        square = cache is None and (self_attention or (isinstance(q_len, int) and q_len == k_len))
+        logits = logits + relative_position_logits(q, table, causal=causal and square)
+        allowed = self._allowed(
+            query_mask,
+            key_side_mask,
+            attention_mask,
+            q_len,
+            k_len,
+            q_offset,
+            causal,
+            cache is not None,
+        )
         # Softmax in at least float32 (half precision overflows at -1e9), never below
         # the compute dtype (float64 gradient checks).
         softmax_dtype = (
@@ -241,34 +420,70 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         logits = ops.cast(logits, softmax_dtype)
         if allowed is not None:
             logits = ops.where(allowed, logits, _NEG_INF)
-        probs = ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
-        probs = self._dropout_layer(probs, training=training)
-        context = ops.einsum("bhqk,bhkd->bqhd", probs, value)
-        outputs = self._output_dense(context)
-        return outputs if cache is None else (outputs, cache)
+        scores = ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
+        probs = self._dropout_layer(scores, training=training)
+        outputs = self._output_dense(ops.einsum("bhqk,bhkd->bqhd", probs, v))
+        result = (outputs, scores) if return_attention_scores else (outputs,)
+        if cache is not None:
+            result = result + (cache,)
+        return result if len(result) > 1 else outputs
 
-    def _allowed(self, mask, attention_mask, q_len, k_len, q_offset, cached):
+    def _allowed(
+        self, query_mask, key_mask, attention_mask, q_len, k_len, q_offset, causal, cached
+    ):
         """Bool `[B|1, 1, Lq, Lk]` of the keys each query may attend to, or None."""
         allowed = None
-        if self.causal or cached:
+        if causal or cached:
             q_pos = ops.arange(q_len, dtype="int32")[:, None] + q_offset
             k_pos = ops.arange(k_len, dtype="int32")[None, :]
             # With a cache, keys past the last written position are not valid yet.
-            last = q_pos if self.causal else q_offset + q_len - 1
+            last = q_pos if causal else q_offset + q_len - 1
             allowed = ops.less_equal(k_pos, last)[None, None]
-        if mask is not None and not cached:
-            keys = ops.cast(mask, "bool")[:, None, None, :]
-            allowed = keys if allowed is None else ops.logical_and(allowed, keys)
+        if key_mask is not None:
+            allowed = _and(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
+        if query_mask is not None:
+            allowed = _and(allowed, ops.cast(query_mask, "bool")[:, None, :, None])
         if attention_mask is not None:
-            extra = ops.cast(attention_mask, "bool")[:, None]
-            allowed = extra if allowed is None else ops.logical_and(allowed, extra)
+            allowed = _and(allowed, ops.cast(attention_mask, "bool")[:, None])
         return allowed
 
-    def compute_mask(self, inputs, mask=None, **kwargs):
+    def compute_mask(self, query, mask=None, **kwargs):
         return mask
 
-    def compute_output_shape(self, inputs_shape):
-        return tuple(inputs_shape[:-1]) + (self.output_dim or inputs_shape[-1],)
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)
+
+    def compute_output_spec(
+        self,
+        query,
+        value=None,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+        mask=None,
+        cache=None,
+        cache_update_index=None,
+    ):
+        masks = (query_mask, value_mask, key_mask, mask)
+        self._validate(query, value, key, masks, attention_mask, cache, cache_update_index)
+        shape = self.compute_output_shape(query.shape)
+        result = (keras.KerasTensor(shape, dtype=self.compute_dtype),)
+        if return_attention_scores:
+            k_len = (
+                cache.shape[2]
+                if cache is not None
+                else (key if key is not None else value if value is not None else query).shape[1]
+            )
+            scores_shape = (query.shape[0], self.num_heads, query.shape[1], k_len)
+            result += (keras.KerasTensor(scores_shape, dtype=self.compute_dtype),)
+        if cache is not None:
+            result += (keras.KerasTensor(cache.shape, dtype=cache.dtype),)
+        return result if len(result) > 1 else result[0]
 
     def get_config(self):
         return {

@@ -20,7 +20,7 @@ References:
 
 from keras import ops
 
-from keras_dlss._validation import check_rank
+from keras_dlss._validation import check_dtype_kind, check_rank
 
 __all__ = ["relative_position_logits"]
 
@@ -117,6 +117,8 @@ def relative_position_logits(query, relative_embeddings, causal=True):
             f"Received: query.shape={tuple(query.shape)}"
         )
     check_rank("relative_embeddings", relative_embeddings, (2, 3))
+    check_dtype_kind("query", query, "floating")
+    check_dtype_kind("relative_embeddings", relative_embeddings, "floating")
     q_len, depth = query.shape[-2], query.shape[-1]
     rows, e_depth = relative_embeddings.shape[-2], relative_embeddings.shape[-1]
     if depth is not None and e_depth is not None and depth != e_depth:
@@ -147,7 +149,8 @@ def relative_position_logits(query, relative_embeddings, causal=True):
     if causal:
         if isinstance(key_len, int) and isinstance(q_len, int) and key_len != q_len:
             raise ValueError(
-                "Argument `causal=True` needs square attention (2L - 1 embedding rows). "
+                "Argument `causal` can be True only for square attention (2L - 1 "
+                "embedding rows). "
                 f"Received: relative_embeddings.shape={tuple(relative_embeddings.shape)} "
                 f"for query length {q_len}"
             )

@@ -66,8 +66,8 @@ def _reference(layer, x, mask=None):
     allowed = np.ones((1, 1, length, length), bool)
     if layer.causal:
         allowed = allowed & np.tril(np.ones((length, length), bool))
-    if mask is not None:
-        allowed = allowed & mask[:, None, None, :]
+    if mask is not None:  # Keras semantics: padded keys hidden, padded query rows uniform
+        allowed = allowed & mask[:, None, None, :] & mask[:, None, :, None]
     logits = np.where(allowed, logits, -1e9)
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
@@ -163,7 +163,7 @@ def test_bad_arguments_raise():
         RelativeMultiHeadAttention(2, 4, max_relative_position=0)
     with pytest.raises(ValueError, match="causal"):
         RelativeMultiHeadAttention(2, 4, causal="yes")
-    with pytest.raises(ValueError, match="inputs"):
+    with pytest.raises(ValueError, match="`query`"):
         RelativeMultiHeadAttention(2, 4)(np.zeros((2, 3), "float32"))
     layer = RelativeMultiHeadAttention(2, 4, causal=True)
     with pytest.raises(ValueError, match="max_relative_position"):
@@ -171,3 +171,106 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="cache_update_index"):
         layer2 = RelativeMultiHeadAttention(2, 4, causal=True)
         layer2(_inputs((2, 1, 8)), cache=np.zeros((2, 2, 4, 2, 4), "float32"))
+
+
+def _cross_reference(layer, x, memory, causal):
+    """Per-pair logits for cross-attention, end-aligned: query i sits at key i + Lk - Lq."""
+    q = np.asarray(layer._query_dense(x)) / np.sqrt(layer.key_dim)
+    k = np.asarray(layer._key_dense(memory))
+    v = np.asarray(layer._value_dense(memory))
+    table = np.asarray(layer.relative_embeddings)
+    if table.ndim == 2:
+        table = np.broadcast_to(table, (layer.num_heads, *table.shape))
+    clip, lq, lk = layer._clip, x.shape[1], memory.shape[1]
+    high = 0 if layer.causal else clip
+    logits = np.einsum("bihd,bjhd->bhij", q, k)
+    allowed = np.ones((lq, lk), bool)
+    for i in range(lq):
+        for j in range(lk):
+            distance = j - (i + lk - lq)
+            logits[:, :, i, j] += np.einsum(
+                "bhd,hd->bh", q[:, i], table[:, np.clip(distance, -clip, high) + clip]
+            )
+            allowed[i, j] = not causal or distance <= 0
+    logits = np.where(allowed, logits, -1e9)
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    context = np.einsum("bhij,bjhd->bihd", probs, v)
+    return np.asarray(layer._output_dense(context.astype("float32"))), probs
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("lq,lk", [(3, 7), (7, 3)])
+def test_cross_attention_matches_end_aligned_reference(causal, lq, lk):
+    if causal and lq > lk:
+        pytest.skip("early queries would see no key at all")
+    x, memory = _inputs((2, lq, 8), seed=5), _inputs((2, lk, 6), seed=6)
+    layer = RelativeMultiHeadAttention(2, 4, max_relative_position=3, causal=causal)
+    got, scores = layer(x, memory, return_attention_scores=True)
+    want, probs = _cross_reference(layer, x, memory, causal)
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(scores), probs, atol=1e-5)
+    assert scores.shape == (2, 2, lq, lk)
+
+
+def test_keras_call_convention():
+    x = _inputs()
+    mask = np.array([[1] * 6, [1] * 4 + [0] * 2], bool)
+    layer = RelativeMultiHeadAttention(2, 4, causal=True)
+    base = np.asarray(layer(x, mask=mask))
+    # The drop-in call of keras.layers.MultiHeadAttention: layer(x, x) is self-attention.
+    np.testing.assert_allclose(np.asarray(layer(x, x)), np.asarray(layer(x)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(layer(x, x, query_mask=mask, value_mask=mask)), base, atol=1e-6
+    )
+    np.testing.assert_allclose(np.asarray(layer(x, query_mask=mask)), base, atol=1e-6)
+    # The last n queries against all keys equal the last n rows of self-attention.
+    np.testing.assert_allclose(
+        np.asarray(layer(x[:, 2:], x)), np.asarray(layer(x))[:, 2:], atol=1e-5
+    )
+    # use_causal_mask at call time on a non-causal layer.
+    free = RelativeMultiHeadAttention(2, 4)
+    causal = np.asarray(free(x, use_causal_mask=True))
+    moved = x.copy()
+    moved[:, 4:] += 3.0
+    np.testing.assert_allclose(
+        np.asarray(free(moved, use_causal_mask=True))[:, :4], causal[:, :4], atol=1e-5
+    )
+    out, scores = free(x, return_attention_scores=True)
+    np.testing.assert_allclose(np.asarray(scores).sum(-1), 1.0, atol=1e-5)
+
+
+def test_keras_mask_flows_into_query_and_value_masks():
+    tokens = np.array([[3, 4, 5, 6], [3, 4, 0, 0]])
+    inputs = keras.Input((4,), dtype="int32")
+    embedding = keras.layers.Embedding(10, 8, mask_zero=True)
+    layer = RelativeMultiHeadAttention(2, 4)
+    embedded = embedding(inputs)
+    model = keras.Model(inputs, layer(embedded, embedded))
+    e, mask = np.asarray(embedding(tokens)), tokens != 0
+    want = np.asarray(layer(e, e, query_mask=mask, value_mask=mask))
+    np.testing.assert_allclose(np.asarray(model(tokens)), want, atol=1e-6)
+    assert not np.allclose(np.asarray(layer(e, e))[1, :2], want[1, :2], atol=1e-4)
+
+
+def test_symbolic_none_dims_and_xla():
+    inputs = keras.Input((None, 8))
+    memory = keras.Input((None, 6))
+    outputs = [
+        RelativeMultiHeadAttention(2, 4, max_relative_position=3, causal=True)(inputs),
+        RelativeMultiHeadAttention(2, 4, max_relative_position=3)(inputs, memory),
+    ]
+    model = keras.Model([inputs, memory], outputs)
+    model.compile(loss="mse", jit_compile=True)
+    x, m = _inputs((2, 5, 8)), _inputs((2, 7, 6))
+    model.fit([x, m], [x, x], verbose=0)
+    for got in model.predict([x, m], verbose=0):
+        assert got.shape == (2, 5, 8) and np.all(np.isfinite(got))
+
+
+def test_malformed_calls_raise_value_errors_naming_the_argument():
+    from tests.layers.malformed_cases_attention import CASES
+
+    for _public_name, argument, thunk in CASES:
+        with pytest.raises(ValueError, match=f"`{argument}`"):
+            thunk()

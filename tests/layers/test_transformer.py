@@ -143,3 +143,52 @@ def test_saved_model_and_onnx_export(tmp_path):
     model = keras.Model(inputs, outputs)
     assert export_and_compare(model, str(tmp_path / "saved_model"), _x()) < 1e-5
     assert export_and_compare(model, str(tmp_path / "m.onnx"), _x(), format="onnx") < 1e-5
+
+
+@pytest.mark.parametrize("attention", ["relative", "absolute"])
+def test_keras_hub_call_convention(attention):
+    x, memory = _x(), _x((2, 4, 8), seed=2)
+    pad = np.array([[1] * 5, [1, 1, 1, 0, 0]], bool)
+    memory_pad = np.array([[1] * 4, [1, 1, 0, 0]], bool)
+    enc = TransformerEncoderBlock(2, 6, attention=attention)
+    np.testing.assert_allclose(
+        np.asarray(enc(x, padding_mask=pad)), np.asarray(enc(x, mask=pad)), atol=1e-6
+    )
+    out, scores = enc(x, padding_mask=pad, return_attention_scores=True)
+    assert scores.shape == (2, 2, 5, 5)
+    np.testing.assert_allclose(np.asarray(scores)[1, :, :3, 3:], 0.0, atol=1e-6)
+    dec = TransformerDecoderBlock(2, 6, attention=attention)
+    old = np.asarray(dec(x, memory=memory, mask=pad, memory_mask=memory_pad))
+    new = dec(x, memory, decoder_padding_mask=pad, encoder_padding_mask=memory_pad)
+    np.testing.assert_allclose(np.asarray(new), old, atol=1e-6)
+    # An attention mask hiding the same keys is the same as the padding mask.
+    allowed = np.broadcast_to(memory_pad[:, None, :], (2, 5, 4))
+    np.testing.assert_allclose(
+        np.asarray(dec(x, memory, decoder_padding_mask=pad, encoder_attention_mask=allowed)),
+        old,
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="`encoder_sequence`"):
+        dec(x, memory, memory=memory)
+
+
+def test_decoder_use_causal_mask_false_with_absolute_attention():
+    x = _x()
+    moved = x.copy()
+    moved[:, 3:] += 4.0 * _x((2, 2, 8), seed=9)
+    dec = TransformerDecoderBlock(2, 6, attention="absolute")
+    a = np.asarray(dec(x, use_causal_mask=False))[:, :3]
+    assert not np.allclose(a, np.asarray(dec(moved, use_causal_mask=False))[:, :3], atol=1e-3)
+
+
+def test_symbolic_none_dims_and_xla():
+    inputs, memory = keras.Input((None, 8)), keras.Input((None, 6))
+    hidden = TransformerEncoderBlock(2, 6, max_relative_position=3)(inputs)
+    hidden = TransformerDecoderBlock(2, 6, max_relative_position=3)(hidden, memory)
+    outputs = TransformerDecoderBlock(2, 6, attention="absolute")(hidden)
+    model = keras.Model([inputs, memory], outputs)
+    model.compile(loss="mse", jit_compile=True)
+    x, m = _x((2, 5, 8)), _x((2, 7, 6))
+    model.fit([x, m], x, verbose=0)
+    got = model.predict([x, m], verbose=0)
+    assert got.shape == (2, 5, 8) and np.all(np.isfinite(got))

@@ -19,7 +19,13 @@ unchanged, which is free in a compiled while loop). Get that state from
 import keras
 from keras import ops
 
-from keras_dlss._validation import check_positive_int
+from keras_dlss._validation import (
+    check_dims_match,
+    check_dtype_kind,
+    check_mask_shape,
+    check_positive_int,
+    check_rank,
+)
 from keras_dlss.layers.attention import _alignment
 
 # Trailing entries of the recurrent state after the cell's own states.
@@ -219,6 +225,11 @@ class AttentionWrapper(keras.layers.Layer):
             to `call` when stepping manually.
         """
         memory = ops.convert_to_tensor(memory)
+        check_rank("memory", memory, 3)
+        check_dtype_kind("memory", memory, "floating")
+        if memory_mask is not None:
+            memory_mask = ops.convert_to_tensor(memory_mask)
+            check_mask_shape("memory_mask", memory_mask, "memory", memory)
         self.build_attention(memory.shape)
         dtype = self.compute_dtype
         memory = ops.cast(memory, dtype)
@@ -226,15 +237,19 @@ class AttentionWrapper(keras.layers.Layer):
         if memory_mask is None:
             mask = ops.ones((batch, length), dtype)
         else:
-            mask = ops.cast(ops.convert_to_tensor(memory_mask), dtype)
-            if len(mask.shape) != 2:
-                raise ValueError(
-                    "Argument `memory_mask` must have rank 2 ([batch, time]). "
-                    f"Received: memory_mask.shape={tuple(mask.shape)}"
-                )
+            mask = ops.cast(memory_mask, dtype)
         if cell_state is None:
             cell_state = self.cell.get_initial_state(batch_size=batch)
         cell_state = list(cell_state) if isinstance(cell_state, (list, tuple)) else [cell_state]
+        if len(cell_state) != len(self._cell_state_sizes):
+            raise ValueError(
+                f"Argument `cell_state` must hold the cell's {len(self._cell_state_sizes)} "
+                f"states. Received: {len(cell_state)} tensors"
+            )
+        for s in cell_state:
+            s = ops.convert_to_tensor(s)
+            check_rank("cell_state", s, 2)
+            check_dims_match("cell_state", s, 0, memory.shape[0], "the batch size of `memory`")
         cell_state = [ops.cast(s, dtype) for s in cell_state]
         attention = ops.zeros((batch, self.attention_size), dtype)
         alignments = ops.zeros((batch, length), dtype)
@@ -255,8 +270,27 @@ class AttentionWrapper(keras.layers.Layer):
 
     # ------------------------------------------------------------------ step
 
+    def _validate(self, inputs, states):
+        """Trace-time checks of one step's arguments (static shapes only)."""
+        n = len(self._cell_state_sizes)
+        check_rank("inputs", inputs, 2)
+        check_dtype_kind("inputs", inputs, "floating")
+        if self._step_input_shape is not None:
+            check_dims_match(
+                "inputs", inputs, -1, self._step_input_shape[-1], "the features it was built with"
+            )
+        if len(states) != n + 5:
+            raise ValueError(
+                f"Argument `states` must be the {n + 5} tensors of `initial_state(memory, ...)`. "
+                f"Received: {len(states)} tensors"
+            )
+        memory = states[n + _MEMORY]
+        check_rank("states", memory, 3)
+        check_dims_match("inputs", inputs, 0, memory.shape[0], "the batch size of the memory")
+
     def call(self, inputs, states, training=None):
         states = list(states)
+        self._validate(inputs, states)
         n = len(self._cell_state_sizes)
         cell_states, extra = states[:n], states[n:]
         memory, keys, mask = extra[_MEMORY], extra[_KEYS], extra[_MASK]

@@ -36,7 +36,10 @@ class BahdanauAttention(_alignment.AttentionMechanism):
         query: `[B, query_depth]` tensor (the decoder state).
         memory: `[B, T, depth]` tensor (the encoder outputs).
         memory_mask: optional `[B, T]` bool/int tensor, 1 for real positions.
-            Masked positions get exactly zero weight.
+            Masked positions get exactly zero weight. Filled in by Keras from
+            `memory`'s Keras mask.
+        mask: optional Keras-style `[query_mask, memory_mask]` list, the
+            alternative to `memory_mask`.
 
     Returns:
         `(context, alignments)`: `[B, depth]` and `[B, T]`; alignments sum to
@@ -66,12 +69,9 @@ class BahdanauAttention(_alignment.AttentionMechanism):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, query_shape, memory_shape=None, memory_mask_shape=None):
-        if memory_shape is None:
-            raise ValueError(
-                "BahdanauAttention needs the memory shape to build. Call it as "
-                "`attention(query, memory)`. Received: memory_shape=None"
-            )
+        query_shape, memory_shape = _alignment.unpack_shapes(query_shape, memory_shape)
         _alignment.check_memory_shapes("BahdanauAttention", query_shape, memory_shape)
+        self._depths = (query_shape[-1], memory_shape[-1])
         init = self.kernel_initializer
         self.query_kernel = self.add_weight(
             name="query_kernel", shape=(query_shape[-1], self.units), initializer=init
@@ -117,3 +117,8 @@ class BahdanauAttention(_alignment.AttentionMechanism):
             "normalize": self.normalize,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
+
+
+BahdanauAttention.__doc__ = BahdanauAttention.__doc__.replace(
+    "\n    Args:", _alignment.CALL_CONVENTION + "\n    Args:", 1
+)

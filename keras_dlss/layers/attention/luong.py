@@ -34,7 +34,10 @@ class LuongAttention(_alignment.AttentionMechanism):
         query: `[B, query_depth]` tensor (the decoder output `h_t`).
         memory: `[B, T, depth]` tensor.
         memory_mask: optional `[B, T]` bool/int tensor, 1 for real positions.
-            Masked positions get exactly zero weight.
+            Masked positions get exactly zero weight. Filled in by Keras from
+            `memory`'s Keras mask.
+        mask: optional Keras-style `[query_mask, memory_mask]` list, the
+            alternative to `memory_mask`.
 
     Returns:
         `(context, alignments)`: `[B, depth]` and `[B, T]`.
@@ -69,12 +72,9 @@ class LuongAttention(_alignment.AttentionMechanism):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, query_shape, memory_shape=None, memory_mask_shape=None):
-        if memory_shape is None:
-            raise ValueError(
-                "LuongAttention needs the memory shape to build. Call it as "
-                "`attention(query, memory)`. Received: memory_shape=None"
-            )
+        query_shape, memory_shape = _alignment.unpack_shapes(query_shape, memory_shape)
         _alignment.check_memory_shapes("LuongAttention", query_shape, memory_shape)
+        self._depths = (query_shape[-1], memory_shape[-1])
         q_depth, m_depth = query_shape[-1], memory_shape[-1]
         init = self.kernel_initializer
         if self.score == "dot" and q_depth != m_depth:
@@ -130,3 +130,8 @@ class LuongAttention(_alignment.AttentionMechanism):
             "scale": self.scale,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
+
+
+LuongAttention.__doc__ = LuongAttention.__doc__.replace(
+    "\n    Args:", _alignment.CALL_CONVENTION + "\n    Args:", 1
+)

@@ -121,3 +121,24 @@ def test_needs_memory_first():
     with pytest.raises(ValueError, match="memory"):
         wrapper.initial_state(MEMORY[:, 0])
     assert ops.shape(wrapper.initial_state(MEMORY)[0]) == (2, 4)
+
+
+def test_symbolic_none_dims_and_xla():
+    import tensorflow as tf
+
+    wrapper = AttentionWrapper(keras.layers.LSTMCell(4), LuongAttention("general"), 5)
+    rnn = keras.layers.RNN(wrapper, return_sequences=True)
+
+    @tf.function(
+        jit_compile=True,
+        input_signature=[
+            tf.TensorSpec((None, None, 3)),
+            tf.TensorSpec((None, None, 6)),
+            tf.TensorSpec((None, None), tf.int32),
+        ],
+    )
+    def decode(inputs, memory, mask):
+        return rnn(inputs, initial_state=wrapper.initial_state(memory, mask))
+
+    out = np.asarray(decode(INPUTS, MEMORY, MASK))
+    assert out.shape == (2, 4, 5) and np.all(np.isfinite(out))

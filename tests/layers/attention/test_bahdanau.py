@@ -78,3 +78,21 @@ def test_bad_arguments():
         BahdanauAttention(0)
     with pytest.raises(ValueError, match="memory"):
         BahdanauAttention(3)(QUERY, MEMORY[:, 0])
+
+
+def test_keras_list_call_convention():
+    layer = BahdanauAttention(7)
+    want = [np.asarray(t) for t in layer(QUERY, MEMORY, MASK)]
+    got = layer([QUERY, MEMORY], mask=[None, MASK])
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(np.asarray(g), w, atol=1e-6)
+
+
+def test_symbolic_none_dims_and_xla():
+    query, memory = keras.Input((4,)), keras.Input((None, 5))
+    mask = keras.Input((None,), dtype="bool")
+    model = keras.Model([query, memory, mask], BahdanauAttention(7)(query, memory, mask))
+    model.compile(loss="mse", jit_compile=True)
+    model.fit([QUERY, MEMORY, MASK.astype(bool)], [MEMORY[:, 0], MASK * 0.0], verbose=0)
+    context, alignments = model.predict([QUERY, MEMORY, MASK.astype(bool)], verbose=0)
+    assert context.shape == (3, 5) and alignments.shape == (3, 6)
