@@ -72,8 +72,11 @@ def gradient_check(
     Args:
         fn: a Keras `Layer`, `Model`, or a callable of tensors returning a tensor
             or a nest of tensors. Only floating outputs are checked.
-        inputs: one tensor, or a tuple of positional arguments (a list is ONE
-            argument, for layers taking a list of tensors). Nests allowed.
+        inputs: one tensor, or a tuple of positional arguments. A list is the
+            positional arguments of a plain callable (as in
+            `torch.autograd.gradcheck`), but ONE argument of a `Layer` or `Model`
+            (Keras layers take a list of tensors, e.g. `Concatenate`); to pass one
+            list to a callable, wrap it: `([a, b],)`. Nests allowed.
         variables: optional list of trainable variables (or their `path`/`name`
             strings) to check instead of all of `fn.trainable_variables`. For a
             callable `fn`, the float64 Keras variables it reads. Defaults to all.
@@ -121,7 +124,7 @@ def gradient_check(
     if not callable(fn):
         raise ValueError(f"Argument `fn` must be a Layer, Model or callable. Received: fn={fn!r}")
     _check_float64_available()
-    args = inputs if isinstance(inputs, tuple) else (inputs,)
+    args = _positional_arguments(fn, inputs)
     call_kwargs = dict(call_kwargs or {})
     leaves, names, kinds, f = _build_problem(fn, args, call_kwargs, variables)
     rng = np.random.default_rng(int(seed))
@@ -135,6 +138,15 @@ def gradient_check(
     if raise_exception and not report.passed:
         raise GradientCheckError(report)
     return report
+
+
+def _positional_arguments(fn, inputs):
+    """`inputs` as the tuple of positional arguments of `fn` (see `gradient_check`'s Args)."""
+    if isinstance(inputs, tuple):
+        return inputs
+    if isinstance(inputs, list) and not isinstance(fn, keras.Layer):
+        return tuple(inputs)
+    return (inputs,)
 
 
 def _check_float64_available():

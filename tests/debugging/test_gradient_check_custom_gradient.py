@@ -144,11 +144,21 @@ def test_gradient_of_the_wrong_shape_is_a_failure_not_a_crash(fast_mode):
 
 
 @pytest.mark.parametrize("fast_mode", [False, True])
-def test_issue_example_list_argument_reports_the_shape_mistake(fast_mode):
-    # A list is ONE argument: `f` receives `[x]`, `ops.sin([x])` stacks it, and the
-    # gradient `upstream * cos([x])` has shape (1, 1, 7) for the (1, 7) tensor. This
-    # raised "Tensor's shape (7, 1, 1, 7) is not compatible..." from pfor.
-    report = gradient_check(_sin(), [_point((1, 7))], fast_mode=fast_mode, raise_exception=False)
+def test_issue_example_list_of_inputs_is_the_positional_arguments(fast_mode):
+    # The issue's call: a plain callable checked on `[x]` receives `x` (the
+    # torch.autograd.gradcheck convention). This raised "Tensor's shape (7, 1, 1, 7)
+    # is not compatible..." from pfor.
+    x = _point((1, 7))
+    assert gradient_check(_sin(), [x], fast_mode=fast_mode).passed
+    report = gradient_check(_sin(wrong=True), [x], fast_mode=fast_mode, raise_exception=False)
+    assert not report.passed and report.failures[0].name == "inputs"
+
+
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_a_list_given_as_one_argument_reports_a_mis_shaped_custom_gradient(fast_mode):
+    # Wrapped as `([x],)`, `f` receives the list, `ops.sin([x])` stacks it, and the
+    # gradient `upstream * cos([x])` has shape (1, 1, 7) for the (1, 7) tensor.
+    report = gradient_check(_sin(), ([_point((1, 7))],), fast_mode=fast_mode, raise_exception=False)
     assert not report.passed
     assert report["inputs[0][0]"].problem.startswith("the gradient has shape (1, 1, 7)")
 
