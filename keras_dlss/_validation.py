@@ -30,7 +30,9 @@ def concrete_value(x):
 
 
 def _shape_str(shape):
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+    """`(2, None, 4)`, and `(3,)` for one axis, as Python prints a shape tuple."""
+    dims = ["None" if d is None else str(int(d)) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def check_rank(name, x, rank):
