@@ -4,7 +4,8 @@ from keras_dlss.layers.attention import AttentionWrapper, BahdanauAttention, Luo
 from keras_dlss.layers.crf import CRF, CRFModel, crf_targets
 from keras_dlss.layers.fixed_point import FixedPointLayer
 from keras_dlss.layers.relative_attention import RelativeMultiHeadAttention
-from keras_dlss.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
+from keras_dlss.layers.transformer_decoder import TransformerDecoderBlock
+from keras_dlss.layers.transformer_encoder import TransformerEncoderBlock
 
 __all__ = [
     "CRF",

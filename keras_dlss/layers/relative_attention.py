@@ -5,16 +5,13 @@ of Vaswani et al. plus a learned embedding of the clipped key-query distance
 (Shaw et al., 2018), computed with the Music Transformer's memory-efficient
 skew (`keras_dlss.ops.relative_position_logits`, Huang et al., 2018).
 
-The call follows `keras.layers.MultiHeadAttention` (`layer(query, value,
-key)`, `query_mask` / `value_mask` / `key_mask`, `use_causal_mask`,
-`return_attention_scores`) so that it is a drop-in replacement. Relative
-positions need a convention when query and key lengths differ: we align the
-*ends* of the two sequences (query `i` sits at key position
-`i + Lk - Lq`), which is exactly what cached decoding does (the new queries
-are the last positions written to the cache), so `layer(x[:, -n:], x)` with a
-causal mask equals the last `n` rows of `layer(x)`. Start alignment (Keras's
-`use_causal_mask` for `Lq != Lk`) would give the same query two different
-distances in the full and the incremental pass.
+The call follows `keras.layers.MultiHeadAttention`, so that it is a drop-in
+replacement. When query and key lengths differ we align the *ends* of the
+two sequences (query `i` sits at key position `i + Lk - Lq`), as cached
+decoding does (the new queries are the last positions written to the cache),
+so `layer(x[:, -n:], x)` with a causal mask equals the last `n` rows of
+`layer(x)`. Start alignment (Keras's `use_causal_mask` for `Lq != Lk`) would
+give one query two different distances in the full and incremental passes.
 
 References:
     - Shaw et al., "Self-Attention with Relative Position Representations",
@@ -26,14 +23,13 @@ References:
 import keras
 from keras import ops
 
-from keras_dlss._validation import (
-    check_dims_match,
-    check_dtype_kind,
-    check_mask_shape,
-    check_positive_int,
-    check_range,
-    check_rank,
+from keras_dlss._validation import check_positive_int, check_range
+from keras_dlss.layers._attention_checks import (
+    check_attention_call,
+    check_bool,
+    check_sequence_shape,
 )
+from keras_dlss.layers._attention_masks import and_masks, position_mask
 from keras_dlss.ops.relative_attention import relative_position_logits
 
 __all__ = ["RelativeMultiHeadAttention"]
@@ -41,28 +37,24 @@ __all__ = ["RelativeMultiHeadAttention"]
 _NEG_INF = -1e9
 
 
-def _and(a, b):
-    """Logical and of two optional masks (None = everything allowed)."""
-    if a is None or b is None:
-        return b if a is None else a
-    return ops.logical_and(ops.cast(a, "bool"), ops.cast(b, "bool"))
+def _write_cache(cache, k, v, index):
+    """Writes keys/values `[B, Lq, H, D]` at `index`; returns `(keys, values, cache)`."""
+    start = [0, index, 0, 0]
+    k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
+    v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
+    return k, v, ops.stack([k, v], axis=1)
 
 
-def _check_key_mask(name, mask, batch, length, length_desc):
-    """A `[B, Lk]` mask over keys whose length is not an input's second axis (the cache)."""
-    if mask is None:
-        return
-    check_rank(name, mask, 2)
-    check_dims_match(name, mask, 0, batch, "the batch size of `query`")
-    check_dims_match(name, mask, 1, length, length_desc)
-
-
-def _check_shape_rank(name, shape):
-    if shape is not None and len(shape) != 3:
-        raise ValueError(
-            f"Argument `{name}` must have rank 3 ([batch, length, features]). "
-            f"Received: {name}.shape={tuple(shape)}"
-        )
+def _allowed(positions, query_mask, key_mask, attention_mask):
+    """Bool `[B|1, 1, Lq, Lk]` of the keys each query may attend to, or None."""
+    allowed = None if positions is None else positions[None, None]
+    if key_mask is not None:
+        allowed = and_masks(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
+    if query_mask is not None:
+        allowed = and_masks(allowed, ops.cast(query_mask, "bool")[:, None, :, None])
+    if attention_mask is not None:
+        allowed = and_masks(allowed, ops.cast(attention_mask, "bool")[:, None])
+    return allowed
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
@@ -80,7 +72,8 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
     When `Lq != Lk` the two sequences are aligned at their *ends*: query `i`
     sits at key position `i + Lk - Lq` (the last query faces the last key),
     as in cached decoding, so its distance to key `j` is `j - i - (Lk - Lq)`
-    and the causal mask lets it see keys `j <= i + Lk - Lq`.
+    and the causal mask lets it see keys `j <= i + Lk - Lq` (Keras's
+    `use_causal_mask` aligns the starts instead: `tril` of `[Lq, Lk]`).
 
     For generation, pass `cache` (`[B, 2, S, num_heads, key_dim]` keys and
     values, see `initial_cache`) and `cache_update_index` (the position of the
@@ -96,8 +89,6 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
     - `causal=True` in the constructor makes every call causal (whatever
       `use_causal_mask` says) and halves the relative table; `use_causal_mask`
       adds a causal mask to a non-causal layer for one call.
-    - With `Lq != Lk` the causal mask is end-aligned (see above); Keras's is
-      start-aligned (`tril` of an `[Lq, Lk]` matrix).
     - `output_dim` replaces `output_shape` (an int only), `value_dim` is
       `key_dim`, and `cache` / `cache_update_index` (keras-hub's
       `CachedMultiHeadAttention` layout) are extra.
@@ -195,20 +186,15 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
                 "max_relative_position", max_relative_position
             )
         self.max_relative_position = max_relative_position
-        for name, value in (
-            ("causal", causal),
-            ("heads_share_relative_embedding", heads_share_relative_embedding),
-            ("use_bias", use_bias),
-        ):
-            if not isinstance(value, bool):
-                raise ValueError(f"Argument `{name}` must be a bool. Received: {name}={value!r}")
-        self.causal = causal
+        self.causal = check_bool("causal", causal)
         self.dropout = float(check_range("dropout", dropout, 0.0, 1.0, high_inclusive=False))
-        self.heads_share_relative_embedding = heads_share_relative_embedding
+        self.heads_share_relative_embedding = check_bool(
+            "heads_share_relative_embedding", heads_share_relative_embedding
+        )
         if output_dim is not None:
             output_dim = check_positive_int("output_dim", output_dim)
         self.output_dim = output_dim
-        self.use_bias = use_bias
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         if embeddings_initializer is None:
@@ -216,8 +202,8 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.supports_masking = True
 
-    def _dense(self, equation, output_shape, bias_axes, name):
-        return keras.layers.EinsumDense(
+    def _dense(self, equation, output_shape, bias_axes, name, input_shape):
+        layer = keras.layers.EinsumDense(
             equation,
             output_shape=output_shape,
             bias_axes=bias_axes if self.use_bias else None,
@@ -231,10 +217,16 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
             name=name,
         )
+        # This layer consumes the inputs' Keras masks itself (as `query_mask` /
+        # `value_mask`); marked as mask-aware, the projections pass the mask by
+        # instead of warning that they destroy it (one warning per projection).
+        layer.supports_masking = True
+        layer.build(input_shape)
+        return layer
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         for name, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
-            _check_shape_rank(name, shape)
+            check_sequence_shape(name, shape)
         value_shape = query_shape if value_shape is None else value_shape
         key_shape = value_shape if key_shape is None else key_shape
         clip = self.max_relative_position
@@ -249,18 +241,13 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         self._clip = max(clip, 1)
         self._features = (query_shape[-1], value_shape[-1], key_shape[-1])
         heads, dim = self.num_heads, self.key_dim
-        self._query_dense = self._dense("btf,fhd->bthd", (None, heads, dim), "hd", "query")
-        self._key_dense = self._dense("btf,fhd->bthd", (None, heads, dim), "hd", "key")
-        self._value_dense = self._dense("btf,fhd->bthd", (None, heads, dim), "hd", "value")
-        out = self.output_dim or query_shape[-1]
-        self._output_dense = self._dense("bthd,hdo->bto", (None, out), "o", "attention_output")
-        for layer, shape in (
-            (self._query_dense, query_shape),
-            (self._key_dense, key_shape),
-            (self._value_dense, value_shape),
-            (self._output_dense, (query_shape[0], query_shape[1], heads, dim)),
-        ):
-            layer.build(shape)
+        projection = ("btf,fhd->bthd", (None, heads, dim), "hd")
+        self._query_dense = self._dense(*projection, "query", query_shape)
+        self._key_dense = self._dense(*projection, "key", key_shape)
+        self._value_dense = self._dense(*projection, "value", value_shape)
+        out = (None, self.output_dim or query_shape[-1])
+        merged = (*query_shape[:2], heads, dim)
+        self._output_dense = self._dense("bthd,hdo->bto", out, "o", "attention_output", merged)
         rows = self._clip + 1 if self.causal else 2 * self._clip + 1
         shape = (rows, dim) if self.heads_share_relative_embedding else (heads, rows, dim)
         self.relative_embeddings = self.add_weight(
@@ -283,77 +270,18 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         return ops.take(table, index, axis=-2)
 
     def _validate(self, query, value, key, masks, attention_mask, cache, cache_update_index):
-        """Trace-time checks on static shapes and dtypes (free in the compiled graph)."""
-        check_rank("query", query, 3)
-        check_dtype_kind("query", query, "floating")
-        if key is not None and value is None:
-            raise ValueError(
-                "Argument `key` needs `value` (None means self-attention on `query`). "
-                f"Received: key.shape={tuple(key.shape)}, value=None"
-            )
-        for name, x in (("value", value), ("key", key)):
-            if x is not None:
-                check_rank(name, x, 3)
-                check_dtype_kind(name, x, "floating")
-                check_dims_match(name, x, 0, query.shape[0], "the batch size of `query`")
-        if key is not None:
-            check_dims_match("key", key, 1, value.shape[1], "the length of `value`")
-        if getattr(self, "_features", None) is not None:
-            built = dict(zip(("query", "value", "key"), self._features))
-            for name, x in (("query", query), ("value", value), ("key", key)):
-                if x is not None:
-                    check_dims_match(name, x, -1, built[name], "the features it was built with")
-        query_mask, value_mask, key_mask, mask = masks
-        check_mask_shape("query_mask", query_mask, "query", query)
-        check_mask_shape("mask", mask, "query", query)
-        batch, q_len = query.shape[0], query.shape[1]
-        if cache is not None:
-            self._validate_cache(query, value, cache, cache_update_index)
-            k_len, desc = cache.shape[2], "the cache length (`cache.shape[2]`)"
-            for name, m in (("value_mask", value_mask), ("key_mask", key_mask)):
-                _check_key_mask(name, m, batch, k_len, desc)
-        else:
-            ref_name, ref = ("query", query) if value is None else ("value", value)
-            k_len = ref.shape[1]
-            check_mask_shape("value_mask", value_mask, ref_name, ref)
-            check_mask_shape(
-                "key_mask",
-                key_mask,
-                "key" if key is not None else ref_name,
-                key if key is not None else ref,
-            )
-        if attention_mask is not None:
-            check_rank("attention_mask", attention_mask, 3)
-            for axis, dim, desc in (
-                (0, batch, "the batch size of `query`"),
-                (1, q_len, "the query length"),
-                (2, k_len, "the key length"),
-            ):
-                check_dims_match("attention_mask", attention_mask, axis, dim, desc)
-
-    def _validate_cache(self, query, value, cache, cache_update_index):
-        if value is not None:
-            raise ValueError(
-                "Argument `value` must be None with `cache`: the cache holds the "
-                f"self-attention keys and values. Received: value.shape={tuple(value.shape)}"
-            )
-        check_rank("cache", cache, 5)
-        check_dtype_kind("cache", cache, "floating")
-        for axis, dim, desc in (
-            (0, query.shape[0], "the batch size of `query`"),
-            (1, 2, "keys and values"),
-            (3, self.num_heads, "`num_heads`"),
-            (4, self.key_dim, "`key_dim`"),
-        ):
-            check_dims_match("cache", cache, axis, dim, desc)
-        if cache_update_index is None:
-            raise ValueError(
-                "Argument `cache_update_index` is required with `cache`. "
-                "Received: cache_update_index=None"
-            )
-        if hasattr(cache_update_index, "shape"):
-            check_rank("cache_update_index", cache_update_index, 0)
-            check_dtype_kind("cache_update_index", cache_update_index, "integer")
+        """Trace-time checks (free in the compiled graph); returns the key length."""
+        return check_attention_call(
+            query,
+            value,
+            key,
+            masks,
+            attention_mask,
+            cache,
+            cache_update_index,
+            features=getattr(self, "_features", None),
+            cache_heads=(self.num_heads, self.key_dim),
+        )
 
     def call(
         self,
@@ -373,10 +301,10 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
     ):
         masks = (query_mask, value_mask, key_mask, mask)
         self._validate(query, value, key, masks, attention_mask, cache, cache_update_index)
-        query_mask = _and(query_mask, mask)
+        query_mask = and_masks(query_mask, mask)
         if value is None and cache is None and value_mask is None and key_mask is None:
             value_mask = query_mask  # self-attention: keys are the queries
-        key_side_mask = _and(value_mask, key_mask)
+        key_side_mask = and_masks(value_mask, key_mask)
         self_attention = value is None or (value is query and key in (None, query))
         value = query if value is None else value
         key = value if key is None else key
@@ -388,10 +316,7 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         q_len, k_len = ops.shape(query)[1], ops.shape(key)[1]
         if cache is not None:
             q_offset = ops.cast(cache_update_index, "int32")
-            start = [0, q_offset, 0, 0]
-            k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
-            v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
-            cache = ops.stack([k, v], axis=1)
+            k, v, cache = _write_cache(cache, k, v, q_offset)
             k_len = ops.shape(k)[1]
         else:
             q_offset = k_len - q_len  # end alignment (module docstring)
@@ -402,25 +327,9 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         # The half-size causal skew needs square, unshifted attention.
         square = cache is None and (self_attention or (isinstance(q_len, int) and q_len == k_len))
         logits = logits + relative_position_logits(q, table, causal=causal and square)
-        allowed = self._allowed(
-            query_mask,
-            key_side_mask,
-            attention_mask,
-            q_len,
-            k_len,
-            q_offset,
-            causal,
-            cache is not None,
-        )
-        # Softmax in at least float32 (half precision overflows at -1e9), never below
-        # the compute dtype (float64 gradient checks).
-        softmax_dtype = (
-            "float32" if self.compute_dtype in ("float16", "bfloat16") else self.compute_dtype
-        )
-        logits = ops.cast(logits, softmax_dtype)
-        if allowed is not None:
-            logits = ops.where(allowed, logits, _NEG_INF)
-        scores = ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
+        positions = position_mask(q_len, k_len, q_offset, causal, cache is not None)
+        allowed = _allowed(positions, query_mask, key_side_mask, attention_mask)
+        scores = self._masked_softmax(logits, allowed)
         probs = self._dropout_layer(scores, training=training)
         outputs = self._output_dense(ops.einsum("bhqk,bhkd->bqhd", probs, v))
         result = (outputs, scores) if return_attention_scores else (outputs,)
@@ -428,24 +337,14 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
             result = result + (cache,)
         return result if len(result) > 1 else outputs
 
-    def _allowed(
-        self, query_mask, key_mask, attention_mask, q_len, k_len, q_offset, causal, cached
-    ):
-        """Bool `[B|1, 1, Lq, Lk]` of the keys each query may attend to, or None."""
-        allowed = None
-        if causal or cached:
-            q_pos = ops.arange(q_len, dtype="int32")[:, None] + q_offset
-            k_pos = ops.arange(k_len, dtype="int32")[None, :]
-            # With a cache, keys past the last written position are not valid yet.
-            last = q_pos if causal else q_offset + q_len - 1
-            allowed = ops.less_equal(k_pos, last)[None, None]
-        if key_mask is not None:
-            allowed = _and(allowed, ops.cast(key_mask, "bool")[:, None, None, :])
-        if query_mask is not None:
-            allowed = _and(allowed, ops.cast(query_mask, "bool")[:, None, :, None])
-        if attention_mask is not None:
-            allowed = _and(allowed, ops.cast(attention_mask, "bool")[:, None])
-        return allowed
+    def _masked_softmax(self, logits, allowed):
+        # At least float32 (half precision overflows at -1e9), never below the
+        # compute dtype (float64 gradient checks).
+        half = self.compute_dtype in ("float16", "bfloat16")
+        logits = ops.cast(logits, "float32" if half else self.compute_dtype)
+        if allowed is not None:
+            logits = ops.where(allowed, logits, _NEG_INF)
+        return ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
 
     def compute_mask(self, query, mask=None, **kwargs):
         return mask
@@ -470,15 +369,10 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         cache_update_index=None,
     ):
         masks = (query_mask, value_mask, key_mask, mask)
-        self._validate(query, value, key, masks, attention_mask, cache, cache_update_index)
+        k_len = self._validate(query, value, key, masks, attention_mask, cache, cache_update_index)
         shape = self.compute_output_shape(query.shape)
         result = (keras.KerasTensor(shape, dtype=self.compute_dtype),)
         if return_attention_scores:
-            k_len = (
-                cache.shape[2]
-                if cache is not None
-                else (key if key is not None else value if value is not None else query).shape[1]
-            )
             scores_shape = (query.shape[0], self.num_heads, query.shape[1], k_len)
             result += (keras.KerasTensor(scores_shape, dtype=self.compute_dtype),)
         if cache is not None:

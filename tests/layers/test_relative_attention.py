@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -251,6 +253,24 @@ def test_keras_mask_flows_into_query_and_value_masks():
     want = np.asarray(layer(e, e, query_mask=mask, value_mask=mask))
     np.testing.assert_allclose(np.asarray(model(tokens)), want, atol=1e-6)
     assert not np.allclose(np.asarray(layer(e, e))[1, :2], want[1, :2], atol=1e-4)
+
+
+def test_keras_masked_input_is_consumed_without_mask_warning():
+    # The projections must not warn that they destroy the mask (keras MultiHeadAttention
+    # does not), and the mask must still reach the attention.
+    tokens = np.array([[3, 4, 5, 6], [3, 4, 0, 0]])
+    embedded = keras.layers.Embedding(10, 8, mask_zero=True)(tokens)
+    layer = RelativeMultiHeadAttention(2, 4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        self_attention = np.asarray(layer(embedded))
+        cross_attention = np.asarray(layer(embedded, embedded))
+    assert not [w for w in caught if "mask" in str(w.message)], [str(w.message) for w in caught]
+    e, mask = np.asarray(embedded), tokens != 0
+    want = np.asarray(layer(e, query_mask=mask))
+    np.testing.assert_allclose(self_attention, want, atol=1e-6)
+    np.testing.assert_allclose(cross_attention, want, atol=1e-6)
+    assert not np.allclose(np.asarray(layer(e))[1, :2], want[1, :2], atol=1e-4)
 
 
 def test_symbolic_none_dims_and_xla():

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -179,6 +181,25 @@ def test_decoder_use_causal_mask_false_with_absolute_attention():
     dec = TransformerDecoderBlock(2, 6, attention="absolute")
     a = np.asarray(dec(x, use_causal_mask=False))[:, :3]
     assert not np.allclose(a, np.asarray(dec(moved, use_causal_mask=False))[:, :3], atol=1e-3)
+
+
+@pytest.mark.parametrize("attention", ["relative", "absolute"])
+def test_keras_masked_input_is_consumed_without_mask_warning(attention):
+    tokens = np.array([[3, 4, 5, 6], [3, 4, 0, 0]])
+    embedded = keras.layers.Embedding(10, 8, mask_zero=True)(tokens)
+    enc = TransformerEncoderBlock(2, 6, attention=attention)
+    dec = TransformerDecoderBlock(2, 6, attention=attention)
+    cross = TransformerDecoderBlock(2, 6, attention=attention)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        encoded = np.asarray(enc(embedded))
+        decoded = np.asarray(dec(embedded))
+        cross(embedded, embedded)
+    assert not [w for w in caught if "mask" in str(w.message)], [str(w.message) for w in caught]
+    e, pad = np.asarray(embedded), tokens != 0
+    np.testing.assert_allclose(encoded, np.asarray(enc(e, padding_mask=pad)), atol=1e-6)
+    np.testing.assert_allclose(decoded, np.asarray(dec(e, decoder_padding_mask=pad)), atol=1e-6)
+    assert not np.allclose(encoded[1, :2], np.asarray(enc(e))[1, :2], atol=1e-4)
 
 
 def test_symbolic_none_dims_and_xla():

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -121,6 +123,23 @@ def test_needs_memory_first():
     with pytest.raises(ValueError, match="memory"):
         wrapper.initial_state(MEMORY[:, 0])
     assert ops.shape(wrapper.initial_state(MEMORY)[0]) == (2, 4)
+
+
+def test_keras_masked_decoder_inputs_give_no_mask_warning():
+    # The RNN consumes the mask; the wrapper and its mechanism never see it. (Keras fills
+    # `mask` from the inputs only when they are the sole tensor argument, so with
+    # `initial_state` the mask is passed explicitly.)
+    tokens = np.array([[1, 2, 3, 4], [1, 2, 0, 0]])
+    inputs = keras.layers.Embedding(10, 3, mask_zero=True)(tokens)
+    wrapper = AttentionWrapper(keras.layers.GRUCell(4), BahdanauAttention(4))
+    rnn = keras.layers.RNN(wrapper, return_sequences=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        state = wrapper.initial_state(MEMORY, MASK)
+        outputs = np.asarray(rnn(inputs, initial_state=state, mask=tokens != 0))
+    assert not [w for w in caught if "mask" in str(w.message)], [str(w.message) for w in caught]
+    # Masked steps carry the last unmasked output forward (Keras RNN masking).
+    np.testing.assert_allclose(outputs[1, 2:], outputs[1, 1:2].repeat(2, 0), atol=1e-6)
 
 
 def test_symbolic_none_dims_and_xla():
