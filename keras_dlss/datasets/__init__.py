@@ -10,6 +10,7 @@ from keras_dlss.datasets.music import (
     read_midi,
     write_midi,
 )
+from keras_dlss.datasets.ud_english_ewt import load_ud_english_ewt, ud_english_ewt_path
 
 __all__ = [
     "generate_dates",
@@ -18,6 +19,8 @@ __all__ = [
     "encode_characters",
     "read_conll",
     "read_conllu",
+    "load_ud_english_ewt",
+    "ud_english_ewt_path",
     "events_to_midi",
     "load_bach_chorales",
     "midi_to_events",

@@ -5,8 +5,9 @@ tab-separated columns, comments starting with `#`); `read_conll` reads the
 CoNLL-2000/2003 shared-task format (whitespace-separated columns, the word
 first and the BIO tag last, blank lines between sentences). Both return
 parallel lists of word and tag sequences and report malformed input as
-`ValueError("path:line: ...")`. `Vocabulary` maps tokens to ids with padding
-(id 0) and an out-of-vocabulary id.
+`ValueError("path:line: ...")`. Paths ending in `.gz`, `.xz` or `.bz2` are
+decompressed on the fly (the embedded UD English EWT slice ships as `.xz`).
+`Vocabulary` maps tokens to ids with padding (id 0) and an out-of-vocabulary id.
 
 References:
     - Nivre et al., "Universal Dependencies v2", LREC 2020 (CoNLL-U format,
@@ -15,7 +16,10 @@ References:
       Task", CoNLL 2003.
 """
 
+import bz2
 import collections
+import gzip
+import lzma
 
 import numpy as np
 
@@ -25,10 +29,19 @@ CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "depre
 PAD, UNK = "<pad>", "<unk>"
 
 
+_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+
+
+def open_text(path):
+    """Opens `path` for reading UTF-8 text, decompressing `.gz`, `.xz` and `.bz2` files."""
+    opener = next((f for ext, f in _OPENERS.items() if str(path).endswith(ext)), open)
+    return opener(path, "rt", encoding="utf-8")
+
+
 def _sentences(path):
     """Yields lists of `(line_number, line)` for each blank-line-separated block."""
     block = []
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         for number, line in enumerate(f, start=1):
             line = line.rstrip("\n").rstrip("\r")
             if line.strip():
@@ -47,7 +60,7 @@ def read_conllu(path, column="upos"):
     words are the syntactic words that carry the tags.
 
     Args:
-        path: str. Path of a `.conllu` file.
+        path: str. Path of a `.conllu` file (or `.conllu.gz` / `.xz` / `.bz2`).
         column: str. Tag column, one of `CONLLU_COLUMNS` (`"upos"`, `"xpos"`,
             `"deprel"`, ...). Defaults to `"upos"`.
 

@@ -1,5 +1,9 @@
 """CoNLL-U / CoNLL readers and the Vocabulary."""
 
+import bz2
+import gzip
+import lzma
+
 import numpy as np
 import pytest
 
@@ -42,6 +46,15 @@ def test_read_conllu_skips_comments_ranges_and_empty_nodes(tmp_path):
     assert tags == [["PRON", "AUX", "PART", "VERB", "PUNCT"], ["INTJ"]]
     _, xpos = read_conllu(path, column="xpos")
     assert xpos[0] == ["PRP", "MD", "RB", "VB", "."]
+
+
+@pytest.mark.parametrize("module, suffix", [(gzip, ".gz"), (lzma, ".xz"), (bz2, ".bz2")])
+def test_readers_open_compressed_files(tmp_path, module, suffix):
+    for name, text, reader in (("a.conllu", CONLLU, read_conllu), ("a.txt", CONLL, read_conll)):
+        path = tmp_path / (name + suffix)
+        with module.open(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+        assert reader(str(path)) == reader(_write(tmp_path, name, text))
 
 
 def test_read_conllu_reports_file_and_line(tmp_path):
