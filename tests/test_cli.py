@@ -27,7 +27,13 @@ def trained_mlp(tmp_path_factory):
 
 def test_train_writes_every_artifact_and_reaches_95_percent(trained_mlp):
     out, result = trained_mlp
-    for name in ("model.keras", "metrics.json", "history.png", "metadata.json", "sample_inputs.npz"):
+    for name in (
+        "model.keras",
+        "metrics.json",
+        "history.png",
+        "metadata.json",
+        "sample_inputs.npz",
+    ):
         assert (out / name).is_file(), name
     assert (out / "saved_model" / "saved_model.pb").is_file()
     metrics = json.loads((out / "metrics.json").read_text())
@@ -40,7 +46,9 @@ def test_train_writes_every_artifact_and_reaches_95_percent(trained_mlp):
 
 def test_export_onnx_prints_parity_within_1e5(trained_mlp, tmp_path):
     out, _ = trained_mlp
-    result = run_cli("export", str(out / "model.keras"), "--format", "onnx", "--out", str(tmp_path / "m.onnx"))
+    result = run_cli(
+        "export", str(out / "model.keras"), "--format", "onnx", "--out", str(tmp_path / "m.onnx")
+    )
     assert result.returncode == 0, result.stderr
     line = next(x for x in result.stdout.splitlines() if x.startswith("max abs difference"))
     assert float(line.rsplit(":", 1)[1]) <= 1e-5
@@ -77,10 +85,14 @@ def test_unknown_application_lists_the_available_ones(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "mlp", "--data", "/no/such/file.csv"], "no such file or directory: '/no/such/file.csv'"),
+        (
+            ["train", "mlp", "--data", "/no/such/file.csv"],
+            "no such file or directory: '/no/such/file.csv'",
+        ),
         (["train", "mlp", "--epochs", "0"], "expected a positive integer, got '0'"),
         (["export", "/no/such/model.keras", "--out", "x"], "no such file or directory"),
         (["export", __file__, "--format", "pdf", "--out", "x"], "invalid choice: 'pdf'"),
+        (["train", "mlp", "--export", "pdf"], "expected formats among tf_saved_model, onnx"),
     ],
 )
 def test_bad_options_say_what_is_wrong_without_traceback(argv, message):
@@ -104,7 +116,23 @@ def test_export_rejects_non_keras_file(tmp_path, capsys):
 
 def test_tune_random_writes_best_hyperparameters_and_trials(tmp_path, capsys):
     out = tmp_path / "tune"
-    assert main(["tune", "mlp", "--tuner", "random", "--trials", "2", "--epochs", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                "mlp",
+                "--tuner",
+                "random",
+                "--trials",
+                "2",
+                "--epochs",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     best = json.loads((out / "best_hyperparameters.json").read_text())
     assert {"depth", "width", "activation", "optimizer"} <= set(best)
     rows = (out / "trials.csv").read_text().strip().splitlines()
@@ -123,3 +151,75 @@ def test_every_application_trains_and_exports_from_the_cli(app, tmp_path, capsys
     assert metrics["saved_model_max_abs_diff"] <= 1e-4
     for name in ("model.keras", "history.png", "metadata.json"):
         assert (out / name).is_file(), name
+
+
+def test_a_failed_export_keeps_the_run_and_fails_only_when_asked_for(tmp_path, capsys, monkeypatch):
+    from keras_dlss.export import artifacts as export_artifacts
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated exporter crash\nwith a second line")
+
+    monkeypatch.setattr(export_artifacts, "export_model", broken)
+    quick = ["--epochs", "1", "--limit", "64", "--no-xla"]
+    out = tmp_path / "implicit"
+    # The default export is implicit: its failure is reported, the run is kept, exit 0.
+    assert main(["train", "mlp", *quick, "--out", str(out)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "keras-dlss train: tf_saved_model export failed, model.keras and metrics.json are "
+        "kept: RuntimeError: simulated exporter crash"
+    ]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["exports"] == {
+        "tf_saved_model": {"ok": False, "reason": "RuntimeError: simulated exporter crash"}
+    }
+    assert np.isfinite(metrics["train_loss"]) and metrics["steps_per_second"] > 0
+    assert metrics["train_examples"] == 64 and (out / "model.keras").is_file()
+    # Asked for explicitly, by `train --export` or by `export`: exit 1, one line.
+    assert (
+        main(["train", "mlp", *quick, "--export", "tf_saved_model", "--out", str(tmp_path / "x")])
+        == 1
+    )
+    capsys.readouterr()
+    assert main(["export", str(out / "model.keras"), "--out", str(tmp_path / "sm")]) == 1
+    assert capsys.readouterr().err == (
+        "keras-dlss export: tf_saved_model export failed: RuntimeError: simulated exporter crash\n"
+    )
+
+
+def test_unavailable_format_says_why(monkeypatch):
+    import importlib.util
+
+    from keras_dlss.export import unavailable_reason
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda m: None if m == "jax2onnx" else real(m))
+    assert "needs jax2onnx" in unavailable_reason("onnx", backend="jax")
+    assert unavailable_reason("tf_saved_model", backend="tensorflow") is None
+
+
+def test_jax_polymorphic_shapes_tie_a_shared_axis_only():
+    import keras
+
+    from keras_dlss.export import polymorphic_shapes
+
+    specs = [
+        {
+            "words": keras.InputSpec(shape=(None, None)),
+            "chars": keras.InputSpec(shape=(None, None, 16)),
+        }
+    ]
+    sample = {"words": np.zeros((2, 7)), "chars": np.zeros((2, 7, 16))}
+    assert polymorphic_shapes(specs, sample) == [
+        {"words": "(batch, d1_7)", "chars": "(batch, d1_7, 16)"}
+    ]
+    specs = [
+        {
+            "source": keras.InputSpec(shape=(None, None)),
+            "target": keras.InputSpec(shape=(None, None)),
+        }
+    ]
+    sample = {"source": np.zeros((2, 30)), "target": np.zeros((2, 11))}
+    assert polymorphic_shapes(specs, sample) == [
+        {"source": "(batch, d1_30)", "target": "(batch, d1_11)"}
+    ]

@@ -1,4 +1,12 @@
-"""`keras-dlss export`: a trained `.keras` model to SavedModel or ONNX, with a parity check."""
+"""`keras-dlss export`: a trained `.keras` model to SavedModel or ONNX, with a parity check.
+
+Exit status: 0 when the artifact was written and ran; 2 for a mistake in the
+command line (no such file, not a `.keras` model, unknown format); 1 when the
+export itself failed or the format is unavailable on this backend (one line
+on stderr saying why, e.g. ONNX from JAX without jax2onnx).
+"""
+
+import sys
 
 from keras_dlss.cli import artifacts
 from keras_dlss.cli._common import command, load_model, readable_path
@@ -15,13 +23,20 @@ def configure(parser):
 
 
 def run(args):
-    from keras_dlss.export import export_and_compare
+    from keras_dlss.export import try_export
 
     model = load_model(args.model)
     sample = _sample_for(model, args.model)
-    diff = export_and_compare(model, args.out, sample, format=args.format)
+    result = try_export(model, args.out, sample, format=args.format)
+    if not result["ok"]:
+        print(
+            f"keras-dlss export: {args.format} export failed: {result['reason']}", file=sys.stderr
+        )
+        return 1
     print(f"exported {args.model} -> {args.out} ({args.format})")
-    print(f"max abs difference (Keras vs {args.format}) on a sample batch: {diff:.3g}")
+    print(
+        f"max abs difference (Keras vs {args.format}) on a sample batch: {result['max_abs_diff']:.3g}"
+    )
     return 0
 
 

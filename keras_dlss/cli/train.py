@@ -1,8 +1,13 @@
 """`keras-dlss train`: fit an application with early stopping and write its artifacts.
 
-Writes `model.keras`, `saved_model/` (with a parity check against Keras),
-`metrics.json` (test metrics and timings), `history.png`, `metadata.json`,
-`sample_inputs.npz` and whatever the task adds (`Task.save_artifacts`).
+Writes `model.keras`, `metrics.json` (test metrics, timings, steps per second),
+`history.png`, `metadata.json`, `sample_inputs.npz` and whatever the task adds
+(`Task.save_artifacts`) first, then tries each export (`saved_model/`,
+`model.onnx`) with a parity check against Keras. An export can fail on some
+backend (PITFALLS.md, README's backend matrix) and must never lose a trained
+run: each attempt's outcome, parity or a one-line reason, goes into
+`metrics.json` under `exports`, a failure is one line on stderr, and the exit
+status is 1 only for a format the user asked for with `--export`.
 """
 
 import json
@@ -11,11 +16,24 @@ import sys
 import time
 
 from keras_dlss.cli import artifacts
-from keras_dlss.cli._common import command, get_task, import_keras, positive_int, readable_path
+from keras_dlss.cli._common import (
+    UsageError,
+    command,
+    get_task,
+    import_keras,
+    positive_int,
+    readable_path,
+)
+
+# What `train` exports when `--export` is not given. Failures of these are reported, not fatal.
+DEFAULT_EXPORTS = ("tf_saved_model",)
+EXPORT_PATHS = {"tf_saved_model": "saved_model", "onnx": "model.onnx"}
+# `metrics.json` keys of each format's parity (`saved_model_max_abs_diff` predates `exports`).
+PARITY_KEYS = {"tf_saved_model": "saved_model_max_abs_diff", "onnx": "onnx_max_abs_diff"}
 
 
 @command(
-    "train", "train an application and write model.keras, saved_model/, metrics.json, history.png"
+    "train", "train an application and write model.keras, metrics.json, history.png, saved_model/"
 )
 def configure(parser):
     parser.add_argument("app", help="application name (see `keras-dlss list`)")
@@ -26,6 +44,12 @@ def configure(parser):
         help="maximum epochs (early stopping may end sooner)",
     )
     parser.add_argument("--batch-size", type=positive_int, default=None)
+    parser.add_argument(
+        "--limit",
+        type=positive_int,
+        default=None,
+        help="keep at most N examples of each split (quick runs, CI)",
+    )
     parser.add_argument("--out", default=None, help="output directory (default: out/APP)")
     parser.add_argument(
         "--data",
@@ -37,38 +61,89 @@ def configure(parser):
         "--no-xla", action="store_true", help="compile without XLA (jit_compile=False)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-export", action="store_true", help="skip writing saved_model/")
+    parser.add_argument(
+        "--export",
+        type=_export_formats,
+        default=None,
+        metavar="FORMATS",
+        help="comma-separated formats to export after training: tf_saved_model, onnx, or none "
+        "(default: tf_saved_model; a failure is reported and exits 0 unless asked for here, "
+        "then 1)",
+    )
+    parser.add_argument("--no-export", action="store_true", help="same as --export none")
     parser.set_defaults(run=run)
+
+
+def _export_formats(value):
+    """argparse type: a comma-separated list of export formats, or "none"."""
+    import argparse
+
+    formats = tuple(f.strip() for f in value.split(",") if f.strip())
+    if formats == ("none",):
+        return ()
+    unknown = [f for f in formats if f not in EXPORT_PATHS]
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(
+            f"expected formats among {', '.join(EXPORT_PATHS)} (or none), got {value!r}"
+        )
+    return formats
 
 
 def run(args):
     keras = import_keras()
     task = get_task(args.app)
+    explicit = args.export is not None
+    if args.no_export and args.export:
+        raise UsageError("--no-export contradicts --export " + ",".join(args.export))
+    formats = () if args.no_export else (args.export if explicit else DEFAULT_EXPORTS)
     keras.utils.set_random_seed(args.seed)
     out = args.out or os.path.join("out", args.app)
     os.makedirs(out, exist_ok=True)
     data = task.load_data(args.data, seed=args.seed)
+    if args.limit:
+        data = limit_examples(data, args.limit)
     model = task.build_model(data, jit_compile=not args.no_xla, seed=args.seed)
     history, timing = _fit(keras, task, model, data, args)
     metrics = task.evaluate(model, data)
+    losses = history.history.get("loss") or [float("nan")]
     metrics.update(
         {
             "application": args.app,
+            "backend": keras.config.backend(),
+            "train_loss": float(losses[-1]),
             **timing,
             "jit_compile": not args.no_xla,
+            "train_examples": _num_examples(data.train),
             "data": data.info.get("source", args.data or "embedded default"),
         }
     )
-    written = _write_artifacts(task, model, data, history, metrics, out, export=not args.no_export)
+    written = _write_artifacts(task, model, data, history, metrics, out)
+    failed = _export_all(model, task.sample_inputs(data), formats, metrics, out, written)
     print(json.dumps(metrics, indent=2))
     print("wrote: " + ", ".join(a for a in written if a))
-    return 0
+    return 1 if explicit and failed else 0
+
+
+def limit_examples(data, n):
+    """`data` with at most `n` examples in each split (every leaf sliced along axis 0)."""
+    import keras
+
+    def head(split):
+        return None if split is None else keras.tree.map_structure(lambda a: a[:n], split)
+
+    return type(data)(head(data.train), head(data.validation), head(data.test), data.info)
+
+
+def _num_examples(split):
+    import keras
+
+    return int(len(keras.tree.flatten(split)[0]))
 
 
 def _fit(keras, task, model, data, args):
     """Fits with early stopping; returns the `History` and the timings for `metrics.json`."""
     monitor = task.monitor if data.validation is not None else "loss"
-    timer = _epoch_timer(keras)
+    timer = _timer(keras)
     callbacks = [
         keras.callbacks.EarlyStopping(
             monitor=monitor, patience=task.patience, restore_best_weights=True
@@ -92,38 +167,45 @@ def _fit(keras, task, model, data, args):
         "train_seconds": round(train_seconds, 3),
         "first_epoch_seconds": round(timer.times[0], 3) if timer.times else None,
         "seconds_per_epoch": round(sum(steady) / len(steady), 4) if steady else None,
+        "train_steps": timer.steps,
+        "steps_per_second": timer.steps_per_second(),
     }
 
 
-def _epoch_timer(keras):
-    """A callback recording wall time per epoch (the first includes compilation)."""
+def _timer(keras):
+    """A callback recording wall time per epoch and the end of every training step."""
 
-    class EpochTimer(keras.callbacks.Callback):
+    class Timer(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.times = []
+            self.times, self.step_ends, self.steps = [], [], 0
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
 
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+            self.step_ends.append(time.perf_counter())
+
         def on_epoch_end(self, epoch, logs=None):
             self.times.append(time.perf_counter() - self._start)
 
-    return EpochTimer()
+        def steps_per_second(self):
+            # From the end of the first step (which traces and compiles) to the last:
+            # validation runs between epochs are excluded only when one epoch runs.
+            ends = self.step_ends
+            if len(ends) < 2:
+                return None
+            return round((len(ends) - 1) / (ends[-1] - ends[0]), 3)
+
+    return Timer()
 
 
-def _write_artifacts(task, model, data, history, metrics, out, export=True):
-    """Saves the model and its companions into `out`; adds the SavedModel parity to `metrics`."""
-    from keras_dlss.export import export_and_compare
-
+def _write_artifacts(task, model, data, history, metrics, out):
+    """Saves the model, its companions and `metrics.json` into `out`; returns the paths."""
     model_path = os.path.join(out, "model.keras")
     model.save(model_path)
     artifacts.save_json(os.path.join(out, artifacts.METADATA), data.info)
-    sample = task.sample_inputs(data)
-    artifacts.save_sample(os.path.join(out, artifacts.SAMPLE_INPUTS), sample)
-    if export:
-        metrics["saved_model_max_abs_diff"] = export_and_compare(
-            model, os.path.join(out, "saved_model"), sample, format="tf_saved_model"
-        )
+    artifacts.save_sample(os.path.join(out, artifacts.SAMPLE_INPUTS), task.sample_inputs(data))
     written = [
         model_path,
         artifacts.plot_history(history.history, os.path.join(out, artifacts.HISTORY_PLOT)),
@@ -132,3 +214,30 @@ def _write_artifacts(task, model, data, history, metrics, out, export=True):
     artifacts.save_json(os.path.join(out, artifacts.METRICS), metrics)
     written.append(os.path.join(out, artifacts.METRICS))
     return written
+
+
+def _export_all(model, sample, formats, metrics, out, written):
+    """Tries each export after the run is safe on disk; records each outcome in `metrics.json`.
+
+    Returns the formats that failed.
+    """
+    from keras_dlss.export import try_export
+
+    failed = []
+    metrics["exports"] = {}
+    for format in formats:
+        path = os.path.join(out, EXPORT_PATHS[format])
+        result = try_export(model, path, sample, format=format)
+        metrics["exports"][format] = result
+        if result["ok"]:
+            metrics[PARITY_KEYS[format]] = result["max_abs_diff"]
+            written.append(path)
+        else:
+            failed.append(format)
+            print(
+                f"keras-dlss train: {format} export failed, model.keras and metrics.json are "
+                f"kept: {result['reason']}",
+                file=sys.stderr,
+            )
+        artifacts.save_json(os.path.join(out, artifacts.METRICS), metrics)
+    return failed

@@ -5,8 +5,12 @@ from keras_dlss.export.artifacts import (
     export_and_compare,
     export_model,
     max_abs_difference,
+    one_line,
+    polymorphic_shapes,
     run_onnx,
     run_saved_model,
+    try_export,
+    unavailable_reason,
 )
 
 __all__ = [
@@ -14,6 +18,10 @@ __all__ = [
     "export_and_compare",
     "export_model",
     "max_abs_difference",
+    "one_line",
+    "polymorphic_shapes",
     "run_onnx",
     "run_saved_model",
+    "try_export",
+    "unavailable_reason",
 ]

@@ -2,10 +2,26 @@
 
 `model.export` does the exporting; this module adds what users ask next: load the
 artifact back, run it on a sample batch and report the largest absolute
-difference from the Keras model.
+difference from the Keras model, and, where a format cannot work, why.
+
+Exports per backend (Keras 3.15; the README's backend matrix is measured by
+`tests/test_backend_matrix.py`):
+
+- TensorFlow: SavedModel and ONNX (tf2onnx) natively.
+- JAX: SavedModel through jax2tf, which gives every unknown dimension a
+  *symbolic* size. Keras names each input's unknown dimensions independently,
+  so a model whose inputs share an axis (the tagger's `words` [B, T] and
+  `chars` [B, T, L], concatenated per token) fails to trace: jax2tf cannot
+  prove that the two `T`s are equal. `polymorphic_shapes` ties those
+  dimensions to one symbol. ONNX from JAX goes through `jax2onnx`, which is
+  not a dependency here (it pulls flax and orbax).
+- torch: SavedModel needs `torch_xla` (Keras lowers through StableHLO), not a
+  dependency here; ONNX uses `torch.onnx` with the shapes of the sample batch.
 """
 
+import importlib.util
 import os
+import re
 
 import keras
 import numpy as np
@@ -39,24 +55,89 @@ def max_abs_difference(expected, actual):
     return worst
 
 
-def export_model(model, path, format="tf_saved_model", verbose=False):
-    """Exports `model` to `path` in `format` ("tf_saved_model" or "onnx"); returns `path`."""
+def export_model(model, path, format="tf_saved_model", verbose=False, sample_inputs=None):
+    """Exports `model` to `path` in `format` ("tf_saved_model" or "onnx"); returns `path`.
+
+    `sample_inputs` (a batch shaped like the model's inputs) lets the JAX
+    backend tie unknown dimensions that inputs share (see `polymorphic_shapes`).
+    """
     if format not in FORMATS:
         raise ValueError(
             f"Argument `format` must be one of {list(FORMATS)}. Received: format={format!r}"
         )
+    reason = unavailable_reason(format)
+    if reason:
+        raise NotImplementedError(reason)
+    kwargs = {}
     if format == "onnx":
-        _require_onnx()
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, exist_ok=True)
-    model.export(path, format=format, verbose=verbose)
+    elif keras.config.backend() == "jax" and sample_inputs is not None:
+        # jax2tf's `polymorphic_shapes` must mirror the signature Keras traces with,
+        # which only Keras's own (private) helper computes for every kind of model.
+        from keras.src.export.export_utils import get_input_signature
+
+        signature = get_input_signature(model)
+        kwargs["input_signature"] = signature
+        kwargs["jax2tf_kwargs"] = {
+            "polymorphic_shapes": polymorphic_shapes(signature, sample_inputs)
+        }
+    model.export(path, format=format, verbose=verbose, **kwargs)
     return path
+
+
+def unavailable_reason(format, backend=None):
+    """Why `format` cannot be exported on `backend` (default: the current one), or None."""
+    backend = backend or keras.config.backend()
+    needs = {
+        ("tf_saved_model", "torch"): (
+            "torch_xla",
+            "SavedModel from torch lowers through StableHLO",
+        ),
+        ("onnx", "tensorflow"): ("tf2onnx", "the `onnx` extra"),
+        ("onnx", "jax"): ("jax2onnx", "Keras converts JAX to ONNX with jax2onnx"),
+    }
+    module, why = needs.get((format, backend), (None, None))
+    missing = [m for m in (module, "onnxruntime" if format == "onnx" else None) if m]
+    missing = [m for m in missing if importlib.util.find_spec(m) is None]
+    if missing:
+        return f"{format} on the {backend} backend needs {', '.join(missing)} ({why or 'parity check'}), not installed"
+    return None
+
+
+def polymorphic_shapes(specs, sample_inputs):
+    """jax2tf shape specs for `specs` in which inputs that share an axis share a symbol.
+
+    Keras names every unknown dimension separately (`(batch, a)`, `(batch, b, 16)`),
+    so jax2tf cannot prove that two inputs have the same length and rejects
+    any op that combines them per position. Here an unknown dimension is named
+    by its axis and its size in `sample_inputs`: the tagger's `words` [B, T] and
+    `chars` [B, T, L] get `(batch, d1_T)` and `(batch, d1_T, 16)`, while
+    seq2seq's `source` and `target`, of different lengths, keep separate symbols.
+    Axis 0 is always the shared `batch`.
+    """
+    specs_flat = keras.tree.flatten(specs)
+    sample_flat = [np.asarray(a) for a in keras.tree.flatten(sample_inputs)]
+    if len(specs_flat) != len(sample_flat):
+        raise ValueError(
+            f"Argument `sample_inputs` must hold {len(specs_flat)} arrays, one per model "
+            f"input. Received: {len(sample_flat)}"
+        )
+    shapes = []
+    for spec, sample in zip(specs_flat, sample_flat):
+        dims = []
+        for axis, dim in enumerate(spec.shape):
+            if dim is not None:
+                dims.append(str(dim))
+            else:
+                dims.append("batch" if axis == 0 else f"d{axis}_{sample.shape[axis]}")
+        shapes.append(f"({', '.join(dims)})")
+    return keras.tree.pack_sequence_as(specs, shapes)
 
 
 def _require_onnx():
     try:
         import onnxruntime  # noqa: F401
-        import tf2onnx  # noqa: F401
     except ImportError as e:
         raise ImportError(
             "ONNX export needs the `onnx` extra: pip install 'keras-dlss[onnx]'"
@@ -120,9 +201,40 @@ def export_and_compare(model, path, sample_inputs, format="tf_saved_model"):
     """Exports `model`, runs the artifact on `sample_inputs`, returns the max abs difference."""
     # Calling first also marks a freshly loaded model as called, which ONNX export requires.
     expected = model(sample_inputs, training=False)
-    export_model(model, path, format=format)
+    export_model(model, path, format=format, sample_inputs=sample_inputs)
     if format == "onnx":
         actual = run_onnx(path, sample_inputs)
     else:
         actual = run_saved_model(path, sample_inputs)
     return max_abs_difference(expected, actual)
+
+
+def try_export(model, path, sample_inputs, format="tf_saved_model"):
+    """`export_and_compare` that never raises: the outcome as a JSON-ready dict.
+
+    `{"ok": True, "path": ..., "max_abs_diff": ...}`, or `{"ok": False, "reason":
+    ...}` with the reason on one line (`unavailable_reason`, or the exception's
+    type and first line), for a CLI that must keep a trained run whatever happens.
+    """
+    try:
+        diff = export_and_compare(model, path, sample_inputs, format=format)
+    except Exception as e:  # noqa: BLE001 — every failure becomes a recorded reason
+        return {"ok": False, "reason": one_line(e)}
+    return {"ok": True, "path": path, "max_abs_diff": diff}
+
+
+def one_line(error):
+    """`Type: first informative line of the message`, for one-line reports of an exception.
+
+    Keras wraps errors raised inside a layer as "Exception encountered when calling
+    X.call()." followed by the cause: the cause is the informative line.
+    """
+    if isinstance(error, NotImplementedError) and str(error):
+        return str(error).splitlines()[0]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    where = next((x for x in lines if x.startswith("Exception encountered when calling")), "")
+    cause = next((x for x in lines if not x.startswith("Exception encountered")), "")
+    layer = re.search(r"calling (\S+?)\.call", where)
+    prefix = f"{type(error).__name__}" + (f" in {layer.group(1)}" if layer else "")
+    return f"{prefix}: {cause}"[:300]
