@@ -29,9 +29,19 @@ def concrete_value(x):
         return None
 
 
+def static_dim(d):
+    """`d` as an int, or None when it is unknown or symbolic (a jax2tf export's `b`)."""
+    if isinstance(d, (int, np.integer)):
+        return int(d)
+    try:
+        return int(d)  # TF Dimension, 0-d NumPy array
+    except Exception:  # jax's InconclusiveDimensionOperation is not a TypeError
+        return None
+
+
 def _shape_str(shape):
     """`(2, None, 4)`, and `(3,)` for one axis, as Python prints a shape tuple."""
-    dims = ["None" if d is None else str(int(d)) for d in shape]
+    dims = ["None" if static_dim(d) is None else str(static_dim(d)) for d in shape]
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
@@ -49,8 +59,8 @@ def check_rank(name, x, rank):
 
 def check_dims_match(name, x, axis, expected, other_desc):
     """Raises ValueError when a static dim of `x` differs from `expected`."""
-    dim = x.shape[axis]
-    if dim is not None and expected is not None and int(dim) != int(expected):
+    dim, expected = static_dim(x.shape[axis]), static_dim(expected)
+    if dim is not None and expected is not None and dim != expected:
         raise ValueError(
             f"Argument `{name}` has {dim} at axis {axis}, which does not match "
             f"{other_desc} ({expected}). Received: {name}.shape={_shape_str(x.shape)}"
@@ -174,10 +184,7 @@ def check_mask_shape(name, mask, ref_name, ref, num_axes=2):
     if mask is None:
         return
     shape, expected = tuple(mask.shape), tuple(ref.shape)[:num_axes]
-    ok = len(shape) == len(expected) and all(
-        a is None or b is None or int(a) == int(b) for a, b in zip(shape, expected)
-    )
-    if not ok:
+    if not shapes_compatible(shape, expected):
         raise ValueError(
             f"Argument `{name}` must have shape {_shape_str(expected)} (the first {num_axes} "
             f"axes of `{ref_name}`, shape {_shape_str(ref.shape)}). "
@@ -199,7 +206,8 @@ def shapes_compatible(a, b):
     """True when two static shapes have one rank and agree wherever both dims are known."""
     a, b = tuple(a), tuple(b)
     return len(a) == len(b) and all(
-        x is None or y is None or int(x) == int(y) for x, y in zip(a, b)
+        static_dim(x) is None or static_dim(y) is None or static_dim(x) == static_dim(y)
+        for x, y in zip(a, b)
     )
 
 
