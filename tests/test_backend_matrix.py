@@ -56,10 +56,6 @@ _TORCH_XLA = (
     "SavedModel from torch needs torch_xla (Keras lowers torch to StableHLO), not a dependency"
 )
 _JAX2ONNX = "ONNX from JAX needs jax2onnx (pulls flax and orbax), not a dependency"
-_SYMBOLIC_DIMS = (
-    "keras_dlss/_validation.py calls int() on jax2tf's symbolic dims (check_dims_match, "
-    "check_mask_shape), reached from CRF.call and Seq2SeqTranslator.call; fix: treat non-int dims as unknown"
-)
 _TRACED_LOOP = (
     "torch.onnx's TorchScript tracer unrolls the LSTM's time loop at the traced length "
     "(Keras traces unknown dims as 1): the artifact rejects other lengths"
@@ -72,8 +68,6 @@ _TORCH_GATHER = (
 SKIPS = {
     ("*", "torch", "tf_saved_model"): _TORCH_XLA,
     ("*", "jax", "onnx"): _JAX2ONNX,
-    ("tagger", "jax", "tf_saved_model"): _SYMBOLIC_DIMS,
-    ("seq2seq", "jax", "tf_saved_model"): _SYMBOLIC_DIMS,
     ("tagger", "torch", "onnx"): _TRACED_LOOP,
     ("music-transformer", "torch", "onnx"): _TORCH_GATHER,
 }
