@@ -21,6 +21,7 @@ _SUBPACKAGES = (
     "layers",
     "losses",
     "metrics",
+    "models",
     "ops",
     "optimizers",
     "schedules",

@@ -8,9 +8,9 @@ decoder is trained with its usual likelihood plus a term that makes its
 free-running dynamics indistinguishable from its teacher-forced ones (the
 paper's C_f), and optionally the converse (C_t).
 
-The train step below is the only TensorFlow-specific code of the seq2seq
-application (two optimizers need a gradient tape); it is imported locally by
-`Seq2SeqTranslator.train_step` when the backend is TensorFlow.
+The step below is written on `keras_dlss.models.CustomStep`'s primitives: one
+forward pass, two losses each differentiated w.r.t. its own player's weights,
+two optimizers; it runs on TensorFlow, JAX and PyTorch.
 """
 
 import keras
@@ -60,31 +60,32 @@ def discriminator_losses(discriminator, teacher_hidden, free_hidden, training=Tr
     return d_loss, g_loss, ops.mean(correct)
 
 
-def professor_forcing_train_step(model, data):
-    """One professor-forcing update of `model` (a `Seq2SeqTranslator`), TensorFlow backend."""
-    import tensorflow as tf
-
+def professor_forcing_step(model, data):
+    """One professor-forcing update of `model` (a `Seq2SeqTranslator`); returns the logs."""
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     source, target = model._unpack(x)
     discriminator = model.discriminator
-    disc_ids = {id(v) for v in discriminator.trainable_weights}
-    with tf.GradientTape(persistent=True) as tape:
+
+    def loss_fn():
         logits, teacher_hidden = model.teacher_forced(source, target, training=True)
         _, free_hidden = model.free_running(source, ops.shape(target)[1], training=True)
         nll = model.compute_loss(x=x, y=y, y_pred=logits, sample_weight=sample_weight)
         d_loss, g_loss, d_accuracy = discriminator_losses(
             discriminator, teacher_hidden, free_hidden
         )
-        loss = nll + model.adversarial_weight * g_loss
+        return (nll + model.adversarial_weight * g_loss, d_loss), (nll, d_accuracy, logits)
+
+    # Resolved after the forward pass, which builds an unbuilt model (TensorFlow).
+    (_, d_loss), (nll, d_accuracy, logits), (grads, d_grads) = model.compute_gradients(
+        loss_fn, lambda: (model.trainable_variables, discriminator.trainable_variables)
+    )
     # The main optimizer tracks every trainable weight (as Keras builds it on
     # load); the discriminator's entries get zero gradients so Adam leaves them.
-    variables = model.trainable_weights
-    grads = tape.gradient(loss, variables)
-    grads = [ops.zeros_like(v) if id(v) in disc_ids else g for v, g in zip(variables, grads)]
-    model.optimizer.apply_gradients(zip(grads, variables))
-    disc_vars = discriminator.trainable_weights
-    model.discriminator_optimizer.apply_gradients(zip(tape.gradient(d_loss, disc_vars), disc_vars))
-    del tape
+    variables, disc_vars = model.trainable_variables, discriminator.trainable_variables
+    disc_ids = {id(v) for v in disc_vars}
+    grads = [ops.zeros_like(g) if id(v) in disc_ids else g for v, g in zip(variables, grads)]
+    model.optimizer.apply(grads, variables)
+    model.discriminator_optimizer.apply(d_grads, disc_vars)
     for metric in model.metrics:
         if metric.name == "loss":
             metric.update_state(nll)

@@ -20,6 +20,7 @@ from keras_dlss._validation import check_one_of, check_positive_int, check_range
 from keras_dlss.applications import professor_forcing
 from keras_dlss.applications.base import compiled
 from keras_dlss.layers import AttentionWrapper, BahdanauAttention, LuongAttention
+from keras_dlss.models import CustomStepModel
 
 _DECODERS = weakref.WeakKeyDictionary()
 REGIMES = ("teacher_forcing", "scheduled_sampling", "professor_forcing")
@@ -27,7 +28,7 @@ ATTENTIONS = ("bahdanau", "luong")
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
-class Seq2SeqTranslator(keras.Model):
+class Seq2SeqTranslator(CustomStepModel):
     """Encoder-decoder with attention, three training regimes and beam search.
 
     Inputs are `{"source": ..., "target": ...}` (or a `(source, target)`
@@ -39,7 +40,8 @@ class Seq2SeqTranslator(keras.Model):
     `1 - teacher_forcing_probability` per token (a variable the
     `keras_dlss.callbacks.ScheduledSampling` callback decays). With
     `regime="professor_forcing"`, `fit` also trains a discriminator over
-    teacher-forced vs free-running decoder outputs (TensorFlow backend).
+    teacher-forced vs free-running decoder outputs. Every regime trains on
+    TensorFlow, JAX and PyTorch (a `keras_dlss.models.CustomStepModel` step).
 
     Args:
         source_vocab_size: int. Source vocabulary size (id 0 is padding).
@@ -273,19 +275,18 @@ class Seq2SeqTranslator(keras.Model):
             return self.scheduled_sampling(source, target, training=True)[0]
         return self.teacher_forced(source, target, training=training)[0]
 
-    def train_step(self, data):
+    def custom_train_step(self, data):
+        # Teacher forcing and scheduled sampling (in `call`) use the default step.
         if self.regime != "professor_forcing":
-            return super().train_step(data)
-        if keras.config.backend() != "tensorflow":
-            raise NotImplementedError(
-                "Professor forcing's two-optimizer train step is implemented for the TensorFlow "
-                f"backend. Received: backend={keras.config.backend()!r}"
-            )
-        logs = professor_forcing.professor_forcing_train_step(self, data)
+            return super().custom_train_step(data)
+        logs = professor_forcing.professor_forcing_step(self, data)
         # The step called every sublayer but not `self.__call__`: mark the model
         # built so saving does not warn (get_build_config supplies the shapes).
         self.built = True
         return logs
+
+    def extra_optimizers(self):
+        return [] if self.discriminator is None else [self.discriminator_optimizer]
 
     # ------------------------------------------------------------------ decoding
 

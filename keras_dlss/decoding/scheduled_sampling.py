@@ -157,10 +157,29 @@ def scheduled_sampling_unroll(
         buffers = [_write(b, i, v) for b, v in zip(buffers, values)]
         return i + 1, new_log_probs, new_state, buffers
 
-    loop_vars = (ops.convert_to_tensor(1, "int32"), log_probs, state, buffers)
-    *_, buffers = ops.while_loop(cond, body, loop_vars, maximum_iterations=max(length - 1, 1))
+    buffers = _run_loop(cond, body, (log_probs, state, buffers), length)
     stacked = [_time_major_to_batch_major(b) for b in buffers]
     return stacked[0], (stacked[1] if with_hidden else None)
+
+
+def _run_loop(cond, body, loop_vars, length):
+    """Steps 1..length-1 of the unroll, differentiable on every backend.
+
+    JAX cannot reverse-differentiate `lax.while_loop`; `ops.fori_loop` with
+    static bounds lowers to `lax.scan`, which it can. On TensorFlow the
+    while loop needs `maximum_iterations` to be differentiable under XLA
+    (`ops.fori_loop` does not pass it), so each backend gets its loop here.
+    """
+    if keras.config.backend() == "jax":
+        if length < 2:
+            return loop_vars[-1]
+        step = lambda i, carry: body(ops.convert_to_tensor(i, "int32"), *carry)[1:]  # noqa: E731
+        return ops.fori_loop(1, length, step, loop_vars)[-1]
+    start = ops.convert_to_tensor(1, "int32")
+    *_, buffers = ops.while_loop(
+        cond, body, (start, *loop_vars), maximum_iterations=max(length - 1, 1)
+    )
+    return buffers
 
 
 def _buffer(first, length):

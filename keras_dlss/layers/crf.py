@@ -11,9 +11,9 @@ or let the *model* hand `y` to the layer. We do the last:
 
 * `CRF` always returns decoded tags (and optionally marginals), in every mode,
   so `predict`, `model(x)` and `model.export()` all serve tags.
-* `CRFModel` is a `keras.Model` (functional or subclassed) whose `train_step`
-  and `test_step` wrap Keras's own and, while they trace, expose
-  `(y, sample_weight)` in a scope. Each `CRF` layer called inside that scope
+* `CRFModel` is a `keras.Model` (functional or subclassed) whose step is the
+  default one of `keras_dlss.models.CustomStep` (so it runs on every backend)
+  and, while it traces, exposes `(y, sample_weight)` in a scope. Each `CRF` layer called inside that scope
   adds its mean negative log-likelihood with `add_loss`; Keras's default
   `compute_loss` picks it up. Users call only `compile(optimizer=...)` and
   `fit(x, y)`; no loss, no custom loop, no weights as outputs.
@@ -32,6 +32,7 @@ import numpy as np
 from keras import ops
 
 from keras_dlss import _validation as v
+from keras_dlss.models.custom_step import CustomStep
 from keras_dlss.ops import crf as crf_ops
 
 _SCOPE = threading.local()
@@ -306,7 +307,7 @@ def _constraints_to_config(constraints):
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
-class CRFModel(keras.Model):
+class CRFModel(CustomStep, keras.Model):
     """A `keras.Model` whose `CRF` layers learn from `fit(x, y)` with no `loss=`.
 
     Build it like any functional model (`CRFModel(inputs, outputs)`) or
@@ -328,14 +329,14 @@ class CRFModel(keras.Model):
     ```
     """
 
-    def train_step(self, *args):
-        # TF/torch call train_step(data); JAX calls train_step(state, data).
-        with crf_targets(*_targets(args[-1])):
-            return super().train_step(*args)
+    def custom_train_step(self, data):
+        # The default step (`CustomStep`), with the targets visible to the CRF layers.
+        with crf_targets(*_targets(data)):
+            return super().custom_train_step(data)
 
-    def test_step(self, *args):
-        with crf_targets(*_targets(args[-1])):
-            return super().test_step(*args)
+    def custom_test_step(self, data):
+        with crf_targets(*_targets(data)):
+            return super().custom_test_step(data)
 
 
 def _targets(data):

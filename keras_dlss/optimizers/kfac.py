@@ -14,9 +14,11 @@ Fisher (gradients of the actual loss).
 
 The factors need the layer inputs `a` and the gradients w.r.t. the
 pre-activations `s`, which an optimizer never sees: `KFACModel` wraps a
-`keras.Sequential`, recomputes each Dense layer's pre-activation inside its
-training step's tape and hands both to `KFAC.update_curvature` before
-`KFAC.apply`. Variables of other layers get plain momentum SGD.
+`keras.Sequential`, recomputes each Dense layer's pre-activation in its
+training step (a `keras_dlss.models.CustomStepModel` step, so it runs on every
+backend), takes the gradient w.r.t. `s` as the gradient of a zero probe added
+to it, and hands both to `KFAC.update_curvature` before `KFAC.apply`.
+Variables of other layers get plain momentum SGD.
 
 References:
     Martens & Grosse, 2015. "Optimizing Neural Networks with Kronecker-factored
@@ -27,7 +29,7 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_one_of, check_positive_int, check_range
-from keras_dlss.training._wrapper import WrapperModel, require_tensorflow
+from keras_dlss.models.wrapper import WrapperModel
 
 
 def kfac_factors(a, ds):
@@ -167,9 +169,11 @@ class KFAC(keras.optimizers.Optimizer):
             stats: dict `{layer_name: (a, ds)}` with the layer inputs and the
                 gradients of the batch loss w.r.t. its pre-activations.
         """
-        first = ops.equal(self._stat_count, 0)
+        # Variables are read as tensors: jax.numpy functions no longer accept them.
+        count = ops.convert_to_tensor(self._stat_count)
+        first = ops.equal(count, 0)
         decay = ops.where(first, 0.0, self.stat_decay)
-        refresh = ops.equal(ops.mod(self._stat_count, self.inverse_update_freq), 0)
+        refresh = ops.equal(ops.mod(count, self.inverse_update_freq), 0)
         for name, (a, ds) in stats.items():
             f = self._layer_factors[name]
             A_new, G_new = kfac_factors(a, ds)
@@ -179,17 +183,20 @@ class KFAC(keras.optimizers.Optimizer):
                 ops.convert_to_tensor(f["A"]), ops.convert_to_tensor(f["G"]), self.damping
             )
             # A select, not a cond: XLA evaluates both and the factors are small.
-            self.assign(f["A_inv"], ops.where(refresh, A_inv, f["A_inv"]))
-            self.assign(f["G_inv"], ops.where(refresh, G_inv, f["G_inv"]))
+            self.assign(f["A_inv"], ops.where(refresh, A_inv, ops.convert_to_tensor(f["A_inv"])))
+            self.assign(f["G_inv"], ops.where(refresh, G_inv, ops.convert_to_tensor(f["G_inv"])))
         self.assign_add(self._stat_count, 1)
 
     def _precondition(self, gradient, variable):
         idx = self._get_variable_index(variable)
         kind, f = self._kinds[idx], self._factors[idx]
+        if kind is None:
+            return gradient
+        G_inv = ops.convert_to_tensor(f["G_inv"])
         if kind == "kernel":
-            return kfac_precondition(gradient, f["A_inv"], f["G_inv"])
+            return kfac_precondition(gradient, ops.convert_to_tensor(f["A_inv"]), G_inv)
         if kind == "bias":
-            return kfac_precondition(gradient, None, f["G_inv"])
+            return kfac_precondition(gradient, None, G_inv)
         return gradient
 
     def apply(self, grads, trainable_variables=None):
@@ -306,40 +313,72 @@ class KFACModel(WrapperModel):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
-    def train_step(self, data):
-        require_tensorflow("KFACModel")
-        import tensorflow as tf
+    def _forward(self, x, probes):
+        """Forward pass with `a @ kernel + bias + probe` for each Dense layer (probes are 0).
 
+        The gradient w.r.t. a zero probe added to a pre-activation is the
+        gradient w.r.t. that pre-activation, on every backend.
+        """
+        dense = {id(layer): i for i, layer in enumerate(self._dense_layers())}
+        inputs, h = [], x
+        for layer in self.inner_model.layers:
+            if id(layer) not in dense:
+                h = layer(h, training=True)
+                continue
+            inputs.append(h)
+            s = ops.matmul(h, layer.kernel)
+            if layer.use_bias:
+                s = s + layer.bias
+            h = layer.activation(s + probes[dense[id(layer)]])
+        return h, inputs
+
+    def _probes(self, x):
+        batch = ops.shape(keras.tree.flatten(x)[0])[0]
+        probes = []
+        for layer in self._dense_layers():
+            middle = tuple(layer.input.shape[1:-1])
+            if None in middle:
+                raise ValueError(
+                    "KFACModel needs static non-batch input shapes for its Dense layers. "
+                    f"Received: layer {layer.name!r} with input shape {layer.input.shape}"
+                )
+            probes.append(ops.zeros((batch, *middle, layer.units), layer.compute_dtype))
+        return probes
+
+    def custom_train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        dense = set(id(layer) for layer in self._dense_layers())
         variables = self.trainable_variables
-        inputs, pre = {}, {}
-        with tf.GradientTape(persistent=self.fisher != "empirical") as tape:
-            h = x
-            for layer in self.inner_model.layers:
-                if id(layer) in dense:
-                    inputs[layer.name] = h
-                    s = ops.matmul(h, layer.kernel)
-                    if layer.use_bias:
-                        s = s + layer.bias
-                    pre[layer.name] = s
-                    h = layer.activation(s)
-                else:
-                    h = layer(h, training=True)
-            y_pred = h
+        probes = self._probes(x)
+        probe_ids = list(range(len(probes)))
+
+        def loss_fn(*probes):
+            y_pred, inputs = self._forward(x, probes)
             loss = self.compute_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
-        names = list(pre)
-        grads, pre_grads = tape.gradient(loss, (variables, [pre[n] for n in names]))
-        if self.fisher != "empirical":
+            if self.fisher == "empirical":
+                return loss, (y_pred, inputs)
             batch = ops.cast(ops.shape(y_pred)[0], y_pred.dtype)
-            u = self._sampled_output_gradient(y_pred) / batch  # as if from a batch-mean loss
-            pre_grads = tape.gradient(y_pred, [pre[n] for n in names], output_gradients=u)
-        del tape
+            # d(sum(y_pred * u)) / ds is the vector-Jacobian product with u,
+            # the loss gradient at targets sampled from the model.
+            u = ops.stop_gradient(self._sampled_output_gradient(y_pred) / batch)
+            return (loss, ops.sum(y_pred * u)), (y_pred, inputs)
+
+        if self.fisher == "empirical":
+            loss, (y_pred, inputs), grads = self.compute_gradients(
+                loss_fn, variables + probe_ids, probes
+            )
+            grads, pre_grads = grads[: len(variables)], grads[len(variables) :]
+        else:
+            (loss, _), (y_pred, inputs), (grads, pre_grads) = self.compute_gradients(
+                loss_fn, (variables, probe_ids), probes
+            )
         if isinstance(self.optimizer, KFAC):
             if not self.optimizer.built:
                 self.optimizer.build(variables)
-            self.optimizer.update_curvature({n: (inputs[n], g) for n, g in zip(names, pre_grads)})
+            names = [layer.name for layer in self._dense_layers()]
+            self.optimizer.update_curvature(
+                {n: (a, g) for n, a, g in zip(names, inputs, pre_grads)}
+            )
         self.optimizer.apply(grads, variables)
-        return self._finish_step(x, y, y_pred, sample_weight, loss)
+        return self.step_logs(loss, x, y, y_pred, sample_weight)

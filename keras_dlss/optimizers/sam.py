@@ -28,7 +28,7 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_range
-from keras_dlss.training._wrapper import WrapperModel, loss_and_gradients, require_tensorflow
+from keras_dlss.models.wrapper import WrapperModel
 
 
 def sam_perturbation(grads, variables, rho, adaptive=False, epsilon=1e-12):
@@ -159,7 +159,7 @@ class SAM(keras.optimizers.Optimizer):
         for v in trainable_variables:
             slot = self._perturbations[self._get_variable_index(v)]
             self.assign_sub(v, slot)
-            self.assign(slot, ops.zeros_like(slot))
+            self.assign(slot, ops.zeros(slot.shape, slot.dtype))
         self.base_optimizer.apply(grads, trainable_variables)
         self._perturbed = False
 
@@ -194,7 +194,8 @@ class SAMModel(WrapperModel):
     """Wraps a model so that `fit` runs SAM's two gradient evaluations per batch.
 
     Compile it with a `SAM` optimizer. Both gradients are taken on the same
-    batch, as in the paper. Inference, `evaluate` and saving behave like the
+    batch, as in the paper; the step (`keras_dlss.models.CustomStepModel`)
+    runs on TensorFlow, JAX and PyTorch. Inference, `evaluate` and saving behave like the
     wrapped model (`SAMModel.inner_model`).
 
     Args:
@@ -210,8 +211,7 @@ class SAMModel(WrapperModel):
     ```
     """
 
-    def train_step(self, data):
-        require_tensorflow("SAMModel")
+    def custom_train_step(self, data):
         if not isinstance(self.optimizer, SAM):
             raise ValueError(
                 "SAMModel must be compiled with a `keras_dlss.optimizers.SAM` optimizer. "
@@ -219,8 +219,16 @@ class SAMModel(WrapperModel):
             )
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         variables = self.trainable_variables
-        loss, y_pred, grads = loss_and_gradients(self, x, y, sample_weight)
-        self.optimizer.perturb(grads, variables)
-        _, _, grads_adv = loss_and_gradients(self, x, y, sample_weight)
+
+        def loss_fn():
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+            return loss, y_pred
+
+        loss, y_pred, grads = self.compute_gradients(loss_fn, variables)
+        self.optimizer.perturb(grads, variables)  # ascent: w + e(w)
+        _, _, grads_adv = self.compute_gradients(loss_fn, variables)  # same batch, perturbed w
         self.optimizer.apply(grads_adv, variables)
-        return self._finish_step(x, y, y_pred, sample_weight, loss)
+        return self.step_logs(loss, x, y, y_pred, sample_weight)

@@ -22,7 +22,7 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_positive_int, check_range
-from keras_dlss.training._wrapper import WrapperModel
+from keras_dlss.models.wrapper import WrapperModel
 
 
 def centered_ranks(x):
@@ -75,8 +75,9 @@ class EvolutionStrategiesModel(WrapperModel):
     training step evaluates the compiled loss at `population_size` perturbed
     weight vectors (antithetic pairs) on the batch and passes the ES gradient
     estimate to the optimizer. Non-trainable state (e.g. batch-norm statistics)
-    is not updated by the perturbed evaluations. Backend-agnostic
-    (`stateless_call`, `ops.map`) and compiles with `jit_compile=True`.
+    is not updated by the perturbed evaluations. The step is a
+    `keras_dlss.models.CustomStepModel` step (`stateless_call`, `ops.map`):
+    it runs on TensorFlow, JAX and PyTorch and compiles with `jit_compile=True`.
 
     Args:
         model: the `keras.Model` to train.
@@ -116,7 +117,8 @@ class EvolutionStrategiesModel(WrapperModel):
         self.seed = seed
         self._seed_generator = keras.random.SeedGenerator(seed)
 
-    def train_step(self, data):
+    def custom_train_step(self, data):
+        # No gradient is taken: the ES estimate goes straight to the optimizer.
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         inner = self.inner_model
         variables = inner.trainable_variables
@@ -136,7 +138,7 @@ class EvolutionStrategiesModel(WrapperModel):
         y_pred = self(x, training=False)
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
         self.optimizer.apply(grads, variables)
-        return self._finish_step(x, y, y_pred, sample_weight, loss)
+        return self.step_logs(loss, x, y, y_pred, sample_weight)
 
     def get_config(self):
         return {
