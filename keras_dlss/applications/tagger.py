@@ -332,7 +332,7 @@ class TaggerTask(Task):
         )
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
-            metrics=[TokenAccuracy()],
+            weighted_metrics=[TokenAccuracy()],  # weighed by the padding mask (CRFModel)
             jit_compile=jit_compile,
         )
         return model

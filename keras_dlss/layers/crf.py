@@ -46,12 +46,12 @@ def crf_targets(y, sample_weight=None):
     training loop: `with crf_targets(y): model(x, training=True)` then
     `sum(model.losses)` is the CRF negative log-likelihood.
     """
-    previous = getattr(_SCOPE, "targets", None)
-    _SCOPE.targets = (y, sample_weight)
+    previous = getattr(_SCOPE, "targets", None), getattr(_SCOPE, "masks", None)
+    _SCOPE.targets, _SCOPE.masks = (y, sample_weight), {}
     try:
         yield
     finally:
-        _SCOPE.targets = previous
+        _SCOPE.targets, _SCOPE.masks = previous
 
 
 def _targets_for(layer_name):
@@ -195,6 +195,8 @@ class CRF(keras.layers.Layer):
             algorithm=self.algorithm,
         )
         y, sample_weight = _targets_for(self.name)
+        if getattr(_SCOPE, "masks", None) is not None:
+            _SCOPE.masks[self.name] = mask  # CRFModel weighs its metrics by it
         if y is not None:
             self.add_loss(self._nll(emissions, y, transitions, sample_weight, kwargs))
         tags, _ = crf_ops.crf_decode(emissions, transitions, **kwargs)
@@ -317,6 +319,11 @@ class CRFModel(CustomStep, keras.Model):
     returns the decoded tags. A `loss=` given to `compile` is added on top
     (it sees the decoded tags, so it is rarely useful).
 
+    Token-level metrics belong in `weighted_metrics=`: with one CRF head,
+    the model weighs them by the CRF's padding mask (times any
+    `sample_weight`), so padded positions, decoded as 0 like their padded
+    targets, do not count as correct. Keras gives plain `metrics=` no weights.
+
     Example:
 
     ```python
@@ -337,6 +344,29 @@ class CRFModel(CustomStep, keras.Model):
     def custom_test_step(self, data):
         with crf_targets(*_targets(data)):
             return super().custom_test_step(data)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Keras 3 passes no output mask to compiled metrics, and the decoded tags
+        # are 0 at padding like the padded targets: padding would count as
+        # correct. A single CRF head's mask becomes the sample weight, which
+        # Keras gives to `weighted_metrics` (plain `metrics` never see weights).
+        masks = getattr(_SCOPE, "masks", None) or {}
+        if len(masks) == 1 and not isinstance(y_pred, (dict, list, tuple)):
+            sample_weight = _token_weights(next(iter(masks.values())), sample_weight)
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+
+def _token_weights(mask, sample_weight):
+    """Per-token metric weights: the padding mask times the per-sequence or per-token weights."""
+    if mask is None:
+        return sample_weight
+    weights = ops.cast(mask, "float32")
+    if sample_weight is None:
+        return weights
+    sample_weight = ops.cast(sample_weight, "float32")
+    if len(sample_weight.shape) == 1:
+        sample_weight = sample_weight[:, None]
+    return weights * sample_weight
 
 
 def _targets(data):

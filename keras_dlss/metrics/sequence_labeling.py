@@ -180,8 +180,11 @@ class TokenAccuracy(keras.metrics.Mean):
     """Masked per-token accuracy for tag ids (CRF output) or tag scores (softmax head).
 
     `y_pred` is either `[B, T]` integer tags or `[B, T, K]` scores (argmax is
-    taken). Padded tokens are excluded through `sample_weight`, which Keras
-    fills from the output mask (e.g. `Embedding(mask_zero=True)`).
+    taken). Padded tokens are excluded through a per-token `sample_weight`
+    (0 at padding). Keras 3 gives compiled metrics no output mask and plain
+    `metrics=` no weights: compile it as `weighted_metrics=[TokenAccuracy()]`
+    in a `CRFModel`, which weighs it by the CRF's padding mask, or pass
+    `[B, T]` sample weights to `fit`/`evaluate`.
 
     Args:
         name: str. Defaults to `"token_accuracy"`.
@@ -190,7 +193,7 @@ class TokenAccuracy(keras.metrics.Mean):
     Example:
 
     ```python
-    model.compile(optimizer="adam", metrics=[keras_dlss.metrics.TokenAccuracy()])
+    model.compile(optimizer="adam", weighted_metrics=[keras_dlss.metrics.TokenAccuracy()])
     ```
     """
 

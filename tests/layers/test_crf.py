@@ -101,6 +101,36 @@ def test_mask_from_embedding_flows_through():
     assert np.all(model.predict(padded, verbose=0)[:, x.shape[1] :] == 0)
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_compiled_metrics_exclude_padding(jit_compile):
+    # The decoded tags are 0 at padding and so are the padded targets: a metric
+    # that saw padding would count it as correct. Keras 3 passes no output mask
+    # to compiled metrics; CRFModel weighs `weighted_metrics` by the CRF's mask.
+    from keras_dlss.metrics import TokenAccuracy
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 30, size=(16, 12))
+    x[:, 3:] = 0  # three real tokens, nine padding
+    y = rng.integers(1, 4, size=(16, 12)) * (x > 0)
+    inputs = keras.Input((None,), dtype="int32")
+    h = keras.layers.Embedding(30, 8, mask_zero=True)(inputs)
+    model = CRFModel(inputs, CRF(4)(keras.layers.Dense(4)(h)))
+    model.compile(
+        optimizer="adam",
+        metrics=[TokenAccuracy(name="unweighted")],
+        weighted_metrics=[TokenAccuracy()],
+        jit_compile=jit_compile,
+    )
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    tags = model.predict(x, verbose=0)
+    real = x > 0
+    expected = float(np.mean(tags[real] == y[real]))
+    assert logs["token_accuracy"] == pytest.approx(expected, abs=1e-6)
+    # Plain metrics see padding (decoded 0 = padded target 0) as correct.
+    assert logs["unweighted"] == pytest.approx(0.75 + expected / 4, abs=1e-6)
+    assert expected < 0.9
+
+
 def test_constraints_hold_in_predictions():
     labels = ["O", "B-X", "I-X", "B-Y"]
     allowed, start, end = allowed_transitions(labels, with_start_end=True)
