@@ -3,6 +3,12 @@
 from keras_dlss.datasets import music
 from keras_dlss.datasets.conll import Vocabulary, encode_characters, read_conll, read_conllu
 from keras_dlss.datasets.dates import generate_dates, load_dates
+from keras_dlss.datasets.images import (
+    PHOTOGRAPH_NAMES,
+    digits,
+    image_folder,
+    sample_photographs,
+)
 from keras_dlss.datasets.music import (
     events_to_midi,
     load_bach_chorales,
@@ -10,6 +16,7 @@ from keras_dlss.datasets.music import (
     read_midi,
     write_midi,
 )
+from keras_dlss.datasets.shapes import SHAPE_NAMES, shapes
 from keras_dlss.datasets.ud_english_ewt import load_ud_english_ewt, ud_english_ewt_path
 
 __all__ = [
@@ -27,4 +34,10 @@ __all__ = [
     "music",
     "read_midi",
     "write_midi",
+    "SHAPE_NAMES",
+    "shapes",
+    "digits",
+    "image_folder",
+    "sample_photographs",
+    "PHOTOGRAPH_NAMES",
 ]
