@@ -30,7 +30,14 @@ from keras import ops
 from keras_dlss import decoding, layers, metrics
 from keras_dlss import ops as dlss_ops
 from keras_dlss.decoding import beam_search, greedy_decode, sample, scheduled_sampling_unroll
-from keras_dlss.layers import CRF, CRFModel, FixedPointLayer, crf_targets
+from keras_dlss.layers import (
+    CRF,
+    CRFModel,
+    FixedPointLayer,
+    WeightStandardizedConv2D,
+    crf_targets,
+    normalization,
+)
 from keras_dlss.metrics import TokenAccuracy, get_entities, span_f1, token_accuracy
 from keras_dlss.ops import (
     allowed_transitions,
@@ -261,7 +268,7 @@ def _layer_cases():
         with crf_targets(y):
             CRF(K)(_emissions())
 
-    fp = FixedPointLayer
+    fp, ws = FixedPointLayer, WeightStandardizedConv2D
     return [
         ("CRF", "inputs", lambda: CRF(K)(np.zeros((B, K), "float32"))),
         ("CRF", "inputs", lambda: CRF(K)(_emissions(k=K + 1))),
@@ -283,6 +290,10 @@ def _layer_cases():
             "function",
             lambda: fp(_ProjectCell(5), state_shape=(3,))(np.ones((B, 3), "float32")),
         ),
+        ("WeightStandardizedConv2D", "inputs", lambda: ws(2, 3)(np.zeros((B, 6, 4), "float32"))),
+        ("WeightStandardizedConv2D", "epsilon", lambda: ws(2, 3, epsilon=0.0)),
+        ("normalization", "kind", lambda: normalization("batchnorm")),
+        ("normalization", "groups", lambda: normalization("group", groups=3, channels=8)),
     ]
 
 

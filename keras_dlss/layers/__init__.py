@@ -3,9 +3,11 @@
 from keras_dlss.layers.attention import AttentionWrapper, BahdanauAttention, LuongAttention
 from keras_dlss.layers.crf import CRF, CRFModel, crf_targets
 from keras_dlss.layers.fixed_point import FixedPointLayer
+from keras_dlss.layers.normalization_factory import normalization
 from keras_dlss.layers.relative_attention import RelativeMultiHeadAttention
 from keras_dlss.layers.transformer_decoder import TransformerDecoderBlock
 from keras_dlss.layers.transformer_encoder import TransformerEncoderBlock
+from keras_dlss.layers.weight_standardization import WeightStandardizedConv2D
 
 __all__ = [
     "CRF",
@@ -18,4 +20,6 @@ __all__ = [
     "TransformerEncoderBlock",
     "crf_targets",
     "FixedPointLayer",
+    "WeightStandardizedConv2D",
+    "normalization",
 ]
