@@ -1,4 +1,7 @@
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -25,3 +28,21 @@ def shared_data_dir():
     if not os.path.isdir(path):
         pytest.skip(f"shared data folder not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def run_under_backend():
+    """Runs a check script under one backend in its own interpreter (Keras fixes its backend
+    at import) and returns the JSON dict the script prints on its last line."""
+
+    def run(script, backend, timeout=900):
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        out = subprocess.run(
+            [sys.executable, script], env=env, capture_output=True, text=True, timeout=timeout
+        )
+        assert out.returncode == 0, f"{backend} run failed:\n{out.stderr[-4000:]}"
+        results = json.loads(out.stdout.strip().splitlines()[-1])
+        assert results["backend"] == backend
+        return results
+
+    return run

@@ -10,10 +10,7 @@ below check the migrated steps against hand-written reference updates.
 """
 
 import importlib.util
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -39,21 +36,15 @@ DETERMINISTIC = (
 )
 
 
-def _run(backend):
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run(
-        [sys.executable, SCRIPT], env=env, capture_output=True, text=True, timeout=1500
-    )
-    assert out.returncode == 0, f"{backend} run failed:\n{out.stderr[-4000:]}"
-    results = json.loads(out.stdout.strip().splitlines()[-1])
-    assert results["backend"] == backend
+def _run(run_under_backend, backend):
+    results = run_under_backend(SCRIPT, backend, timeout=1500)
     print(backend, "steps/s", results["steps_per_s"])
     return results
 
 
 @pytest.fixture(scope="module")
-def tensorflow_results():
-    return _run("tensorflow")
+def tensorflow_results(run_under_backend):
+    return _run(run_under_backend, "tensorflow")
 
 
 def _falls(losses, factor=0.9):
@@ -65,10 +56,10 @@ def test_tensorflow_trains_every_model(tensorflow_results):
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_backend_matches_tensorflow(backend, tensorflow_results):
+def test_backend_matches_tensorflow(backend, tensorflow_results, run_under_backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    results = _run(backend)
+    results = _run(run_under_backend, backend)
     for key in DETERMINISTIC:
         np.testing.assert_allclose(
             results[key], tensorflow_results[key], rtol=1e-4, atol=1e-5, err_msg=key
