@@ -9,10 +9,12 @@ this file shows they cost nothing where it matters: symbolic `None`
 dimensions, `tf.function` input signatures, `jit_compile=True` and mixed
 precision all still work.
 
-Cases are `(public_name, argument_name, thunk)`. The attention and
-Transformer layers' cases live with their owner in
-`tests/layers/malformed_cases_attention.py` and are collected here too; the
-coverage tests fail when a public name has no case and no stated exemption.
+Cases are `(public_name, argument_name, thunk)`. The CRF, decoding and metric
+cases are below; every other topic keeps its cases beside its tests in a
+`tests/**/malformed_cases_<topic>.py` module (a `CASES` list, and an optional
+`EXEMPT` dict naming public names with no tensor argument and why), collected
+here by path. The coverage test fails when a public name of `layers`, `ops`,
+`decoding` or `metrics` has no case and no stated exemption.
 """
 
 import importlib.util
@@ -51,34 +53,35 @@ from keras_dlss.ops import (
 
 B, T, K, V = 2, 3, 4, 5
 
-# Public names owned by the attention/Transformer work: their cases come from
-# tests/layers/malformed_cases_attention.py.
-ATTENTION_NAMES = {
-    "AttentionWrapper",
-    "BahdanauAttention",
-    "LuongAttention",
-    "RelativeMultiHeadAttention",
-    "TransformerDecoderBlock",
-    "TransformerEncoderBlock",
-    "relative_position_logits",
-}
-
 # Public names in scope that take no tensor argument a user could malform.
 EXEMPT = {
     "sharpness": "takes a model and a dataset; it is not a sequence-labeling metric (metrics/sharpness.py)",
 }
 
-_ATTENTION_CASES = pathlib.Path(__file__).parent / "layers" / "malformed_cases_attention.py"
+# Each topic owns its cases in `tests/**/malformed_cases_<topic>.py` (a module-level
+# `CASES` list, and optionally an `EXEMPT` dict of names with the reason).
+_TESTS = pathlib.Path(__file__).parent
 
 
-def _attention_cases():
-    """The other module's CASES, imported by path (tests run with --import-mode=importlib)."""
-    if not _ATTENTION_CASES.exists():
-        return None
-    spec = importlib.util.spec_from_file_location("malformed_cases_attention", _ATTENTION_CASES)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.CASES)
+def _topic_case_modules():
+    """Every `malformed_cases_*.py` module under tests/, imported by path
+    (tests run with --import-mode=importlib)."""
+    modules = []
+    for path in sorted(_TESTS.rglob("malformed_cases_*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules.append(module)
+    return modules
+
+
+_TOPIC_MODULES = _topic_case_modules()
+for _module in _TOPIC_MODULES:
+    EXEMPT.update(getattr(_module, "EXEMPT", {}))
+
+
+def _topic_cases():
+    return [case for module in _TOPIC_MODULES for case in module.CASES]
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -362,7 +365,7 @@ def _metric_cases():
 CASES = (
     _crf_op_cases() + _fixed_point_cases() + _layer_cases() + _decoding_cases() + _metric_cases()
 )
-ALL_CASES = CASES + (_attention_cases() or [])
+ALL_CASES = CASES + _topic_cases()
 
 
 def _case_id(case, counts={}):  # noqa: B006 (a counter shared across the ids)
@@ -389,19 +392,10 @@ def _public_names():
 
 
 def test_every_public_name_in_scope_has_a_case():
-    covered = {case[0] for case in CASES}
-    missing = _public_names() - ATTENTION_NAMES - set(EXEMPT) - covered
+    covered = {case[0] for case in ALL_CASES}
+    missing = _public_names() - set(EXEMPT) - covered
     assert not missing, f"public names with no malformed-input case: {sorted(missing)}"
     assert not set(EXEMPT) & covered, "an exempt name has cases: drop the exemption"
-
-
-def test_every_attention_name_has_a_case():
-    cases = _attention_cases()
-    if cases is None:
-        pytest.skip(f"{_ATTENTION_CASES} does not exist yet (owned by the attention work)")
-    covered = {case[0] for case in cases}
-    missing = (ATTENTION_NAMES & _public_names()) - covered
-    assert not missing, f"attention names with no malformed-input case: {sorted(missing)}"
 
 
 # ----------------------------------------------------------------------------- generated
