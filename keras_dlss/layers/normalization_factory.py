@@ -18,7 +18,9 @@ import keras
 from keras_dlss._validation import check_positive_int
 
 
-def _batch(synchronized=False, **kwargs):
+def _batch(synchronized=False, channels=None, **kwargs):
+    if channels is not None:
+        check_positive_int("channels", channels)
     # `synchronized=True` averages batch statistics across replicas
     # (tf.distribute; TensorFlow backend only, Keras raises elsewhere).
     return keras.layers.BatchNormalization(synchronized=synchronized, **kwargs)
@@ -58,6 +60,8 @@ def _layer(channels=None, **kwargs):
 
 
 def _none(channels=None, **kwargs):
+    if channels is not None:
+        check_positive_int("channels", channels)
     return keras.layers.Identity(**kwargs)
 
 

@@ -172,3 +172,13 @@ def test_instance_rejects_groups():
 def test_unknown_keyword_raises():
     with pytest.raises(ValueError, match="momentum"):
         normalization("group", groups=2, momentum=0.9)
+
+
+@pytest.mark.parametrize("kind", ["batch", "group", "instance", "layer", "none"])
+def test_every_kind_accepts_the_channel_count(kind):
+    # The docstring promises `channels` for any kind, so a model can pass it uniformly.
+    kwargs = {"groups": 4} if kind == "group" else {}
+    layer = normalization(kind, channels=8, **kwargs)
+    assert layer(np.ones((2, 3, 3, 8), "float32")).shape == (2, 3, 3, 8)
+    with pytest.raises(ValueError, match="`channels`"):
+        normalization(kind, channels=0, **kwargs)
