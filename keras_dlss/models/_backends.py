@@ -106,8 +106,11 @@ def _tensorflow_gradients(loss_fn, wrt, inputs):
     grads = []
     for loss, targets in zip(losses, wrt()):
         targets = [inputs[t] if isinstance(t, int) else t for t in targets]
+        # The tape wants the backing tf.Variable: given a Keras Variable that the loss does
+        # not use, UnconnectedGradients.ZERO fails ('str' object has no attribute '_type_enum').
+        sources = [t.value if isinstance(t, keras.Variable) else t for t in targets]
         grads.append(
-            tape.gradient(loss, targets, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            tape.gradient(loss, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         )
     del tape
     return losses, aux, grads
