@@ -97,9 +97,11 @@ def check_range(name, value, low=None, high=None, *, low_inclusive=True, high_in
 
 def check_one_of(name, value, options):
     if value not in options:
-        raise ValueError(
-            f"Argument `{name}` must be one of {sorted(options)}. Received: {name}={value!r}"
-        )
+        try:
+            listed = sorted(options)
+        except TypeError:  # mixed types, e.g. norm in ("inf", 2)
+            listed = sorted(options, key=repr)
+        raise ValueError(f"Argument `{name}` must be one of {listed}. Received: {name}={value!r}")
     return value
 
 
