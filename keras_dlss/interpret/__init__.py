@@ -1,0 +1,36 @@
+"""keras_dlss.interpret: attributions, concept activation vectors, faithfulness.
+
+Every method works on any Keras model and backend (TensorFlow, JAX, PyTorch),
+is batched, and runs as one XLA program on TensorFlow and JAX.
+See docs/interpretability.md.
+"""
+
+from keras_dlss.interpret.faithfulness import deletion_insertion_curves
+from keras_dlss.interpret.grad_cam import grad_cam
+from keras_dlss.interpret.integrated_gradients import integrated_gradients
+from keras_dlss.interpret.loss_landscape import loss_landscape
+from keras_dlss.interpret.perturbation import feature_ablation, occlusion
+from keras_dlss.interpret.plotting import plot_attributions
+from keras_dlss.interpret.saliency import saliency, smoothgrad
+from keras_dlss.interpret.tcav import (
+    ConceptActivationVector,
+    conceptual_sensitivity,
+    tcav,
+    tcav_score,
+)
+
+__all__ = [
+    "ConceptActivationVector",
+    "conceptual_sensitivity",
+    "deletion_insertion_curves",
+    "feature_ablation",
+    "grad_cam",
+    "integrated_gradients",
+    "loss_landscape",
+    "occlusion",
+    "plot_attributions",
+    "saliency",
+    "smoothgrad",
+    "tcav",
+    "tcav_score",
+]
