@@ -32,7 +32,18 @@ import warnings  # noqa: E402
 from keras_dlss.cli._common import COMMANDS, UsageError, command, import_keras  # noqa: E402
 
 # In `keras-dlss --help` order.
-_COMMAND_MODULES = ("list_apps", "train", "export", "tune", "predict", "generate")
+_COMMAND_MODULES = (
+    "list_apps",
+    "train",
+    "export",
+    "tune",
+    "search",
+    "predict",
+    "generate",
+    "explain",
+    "attack",
+    "visualize",
+)
 
 for _module in _COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
@@ -53,7 +64,13 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)  # argparse exits 2 with a usage line on bad options
+    args, extra = parser.parse_known_args(argv)  # argparse exits 2 on bad options
+    # Options the command does not know go to commands that take the application's own
+    # (`train APP --depth 56`, see `Task.options`); anywhere else they are an error.
+    if extra and not hasattr(args, "task_options"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.task_options = extra
     warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)  # tf2onnx
     import_keras()
     try:

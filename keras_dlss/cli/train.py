@@ -36,7 +36,11 @@ PARITY_KEYS = {"tf_saved_model": "saved_model_max_abs_diff", "onnx": "onnx_max_a
     "train", "train an application and write model.keras, metrics.json, history.png, saved_model/"
 )
 def configure(parser):
-    parser.add_argument("app", help="application name (see `keras-dlss list`)")
+    parser.add_argument(
+        "app",
+        help="application name (see `keras-dlss list`); options after it that are not "
+        "listed here are the application's own (`Task.options`, e.g. resnet --depth 56)",
+    )
     parser.add_argument(
         "--epochs",
         type=positive_int,
@@ -71,7 +75,7 @@ def configure(parser):
         "then 1)",
     )
     parser.add_argument("--no-export", action="store_true", help="same as --export none")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, task_options=[])
 
 
 def _export_formats(value):
@@ -96,13 +100,14 @@ def run(args):
     if args.no_export and args.export:
         raise UsageError("--no-export contradicts --export " + ",".join(args.export))
     formats = () if args.no_export else (args.export if explicit else DEFAULT_EXPORTS)
+    hparams = task_hparams(task, args.task_options)
     keras.utils.set_random_seed(args.seed)
     out = args.out or os.path.join("out", args.app)
     os.makedirs(out, exist_ok=True)
     data = task.load_data(args.data, seed=args.seed)
     if args.limit:
         data = limit_examples(data, args.limit)
-    model = task.build_model(data, jit_compile=not args.no_xla, seed=args.seed)
+    model = task.build_model(data, jit_compile=not args.no_xla, seed=args.seed, **hparams)
     history, timing = _fit(keras, task, model, data, args)
     metrics = task.evaluate(model, data)
     losses = history.history.get("loss") or [float("nan")]
@@ -113,6 +118,7 @@ def run(args):
             "train_loss": float(losses[-1]),
             **timing,
             "jit_compile": not args.no_xla,
+            "options": hparams,
             "train_examples": _num_examples(data.train),
             "data": data.info.get("source", args.data or "embedded default"),
         }
@@ -122,6 +128,32 @@ def run(args):
     print(json.dumps(metrics, indent=2))
     print("wrote: " + ", ".join(a for a in written if a))
     return 1 if explicit and failed else 0
+
+
+def task_hparams(task, argv):
+    """Parses the application's own options (`task.options`: name -> argparse keywords).
+
+    Returns the `build_model` keyword arguments given on the command line, or raises
+    `UsageError` naming the options the application accepts.
+    """
+    import argparse
+
+    options = getattr(task, "options", {})
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise UsageError(message)
+
+    parser = Parser(prog=f"keras-dlss train {task.name}", add_help=False, allow_abbrev=False)
+    for name, kwargs in options.items():
+        parser.add_argument(f"--{name}", default=None, **kwargs)
+    values, unknown = parser.parse_known_args(argv)
+    if unknown:
+        accepted = ", ".join(f"--{name}" for name in options) or "none"
+        raise UsageError(
+            f"unrecognized arguments: {' '.join(unknown)} ({task.name} options: {accepted})"
+        )
+    return {k: v for k, v in vars(values).items() if v is not None}
 
 
 def limit_examples(data, n):
