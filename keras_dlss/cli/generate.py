@@ -15,6 +15,9 @@ def configure(parser):
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--length", type=positive_int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--condition", type=int, default=None, help="class to generate (conditional models)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -28,6 +31,8 @@ def run(args):
         "top_k": args.top_k,
         "seed": args.seed,
     }
+    if args.condition is not None:
+        options["condition"] = args.condition
     if args.length:
         options["length"] = args.length
     metadata = artifacts.load_metadata_beside(args.model)
