@@ -11,6 +11,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBPACKAGES = (
+    "adversarial",
     "applications",
     "autodiff",
     "callbacks",
@@ -18,16 +19,19 @@ _SUBPACKAGES = (
     "debugging",
     "decoding",
     "export",
+    "interpret",
     "layers",
     "losses",
     "metrics",
     "models",
     "ops",
     "optimizers",
+    "regularizers",
     "schedules",
     "testing",
     "training",
     "tuners",
+    "visualization",
 )
 
 __all__ = ["__version__", *_SUBPACKAGES]

@@ -1,19 +1,44 @@
 """Prebuilt models (by import) and their CLI recipes (`keras-dlss train NAME`)."""
 
 from keras_dlss.applications.base import Task, TaskData
+from keras_dlss.applications.darts import DARTSNetwork
+from keras_dlss.applications.darts_genotype import derive_genotype
+from keras_dlss.applications.dcgan import DCGAN, dcgan_discriminator, dcgan_generator
+from keras_dlss.applications.dgcnn import DGCNN
+from keras_dlss.applications.fcn import FCN, BilinearUpsampling, conv_backbone
+from keras_dlss.applications.fully_convolutional import to_fully_convolutional
+from keras_dlss.applications.image_grid import image_grid, save_image_grid
 from keras_dlss.applications.mlp import MLPClassifier, make_optimizer
+from keras_dlss.applications.multiview import LateFusion3D, MultiViewCNN
 from keras_dlss.applications.music_generation import generate_performance, plot_piano_roll
 from keras_dlss.applications.music_transformer import MusicTransformer
 from keras_dlss.applications.performance_rnn import PerformanceRNN
+from keras_dlss.applications.pointnet import PointNet
 from keras_dlss.applications.registry import get_task, register_task, task_names
+from keras_dlss.applications.resnet import PlainNet, ResNet
 from keras_dlss.applications.seq2seq import Seq2SeqTranslator
 from keras_dlss.applications.tagger import BiLSTMCRFTagger
+from keras_dlss.applications.voxnet import VoxNet
 
 __all__ = [
     "BiLSTMCRFTagger",
+    "DARTSNetwork",
+    "derive_genotype",
+    "DCGAN",
+    "dcgan_discriminator",
+    "dcgan_generator",
+    "image_grid",
+    "save_image_grid",
+    "DGCNN",
+    "LateFusion3D",
+    "MultiViewCNN",
+    "PointNet",
+    "VoxNet",
     "MLPClassifier",
     "MusicTransformer",
     "PerformanceRNN",
+    "PlainNet",
+    "ResNet",
     "Seq2SeqTranslator",
     "Task",
     "TaskData",
@@ -23,4 +48,8 @@ __all__ = [
     "plot_piano_roll",
     "register_task",
     "task_names",
+    "FCN",
+    "BilinearUpsampling",
+    "conv_backbone",
+    "to_fully_convolutional",
 ]

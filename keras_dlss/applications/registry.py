@@ -14,6 +14,17 @@ _TASKS: dict[str, str] = {
     "music-transformer": "keras_dlss.applications.music_transformer:MusicTransformerTask",
     "performance-rnn": "keras_dlss.applications.performance_rnn:PerformanceRNNTask",
     "seq2seq": "keras_dlss.applications.seq2seq_task:Seq2SeqTask",
+    "dcgan": "keras_dlss.applications.gan_tasks:DCGANTask",
+    "cgan": "keras_dlss.applications.gan_tasks:ConditionalGANTask",
+    "cvae": "keras_dlss.applications.digit_completion:CVAETask",
+    "cyclegan": "keras_dlss.applications.digit_domains:CycleGANTask",
+    "cpc": "keras_dlss.applications.digit_rows_cpc:CPCTask",
+    "resnet": "keras_dlss.applications.resnet_task:ResNetTask",
+    "fcn": "keras_dlss.applications.fcn_task:FCNTask",
+    "pointnet": "keras_dlss.applications.recognition_3d_tasks:PointNetTask",
+    "dgcnn": "keras_dlss.applications.recognition_3d_tasks:DGCNNTask",
+    "voxnet": "keras_dlss.applications.recognition_3d_tasks:VoxNetTask",
+    "mvcnn": "keras_dlss.applications.recognition_3d_tasks:MultiViewCNNTask",
 }
 
 

@@ -2,7 +2,14 @@
 
 from keras_dlss.decoding.beam_search import beam_search
 from keras_dlss.decoding.greedy import greedy_decode
+from keras_dlss.decoding.instance_clustering import cluster_embeddings
 from keras_dlss.decoding.sampling import sample
 from keras_dlss.decoding.scheduled_sampling import scheduled_sampling_unroll
 
-__all__ = ["beam_search", "greedy_decode", "sample", "scheduled_sampling_unroll"]
+__all__ = [
+    "beam_search",
+    "greedy_decode",
+    "sample",
+    "scheduled_sampling_unroll",
+    "cluster_embeddings",
+]

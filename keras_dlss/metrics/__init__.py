@@ -1,5 +1,12 @@
 """keras_dlss.metrics: public exports (each listed in `__all__`)."""
 
+from keras_dlss.metrics.birthday_paradox import birthday_paradox_support
+from keras_dlss.metrics.frechet import FrechetDistance, feature_statistics, fid, frechet_distance
+from keras_dlss.metrics.mode_coverage import mode_coverage
+from keras_dlss.metrics.noise_stability import noise_stability
+from keras_dlss.metrics.panoptic import PanopticQuality, panoptic_quality
+from keras_dlss.metrics.robust_accuracy import RobustAccuracy
+from keras_dlss.metrics.segmentation import IoUReport, boundary_f_score, per_class_iou
 from keras_dlss.metrics.sequence_labeling import (
     TokenAccuracy,
     get_entities,
@@ -8,4 +15,23 @@ from keras_dlss.metrics.sequence_labeling import (
 )
 from keras_dlss.metrics.sharpness import sharpness
 
-__all__ = ["TokenAccuracy", "get_entities", "sharpness", "span_f1", "token_accuracy"]
+__all__ = [
+    "FrechetDistance",
+    "birthday_paradox_support",
+    "feature_statistics",
+    "fid",
+    "frechet_distance",
+    "mode_coverage",
+    "RobustAccuracy",
+    "noise_stability",
+    "TokenAccuracy",
+    "get_entities",
+    "sharpness",
+    "span_f1",
+    "token_accuracy",
+    "IoUReport",
+    "PanopticQuality",
+    "boundary_f_score",
+    "panoptic_quality",
+    "per_class_iou",
+]

@@ -11,7 +11,12 @@ first access, because those modules import this package's base class.
 
 import importlib
 
+from keras_dlss.models.conditional_gan import ConditionalGAN
+from keras_dlss.models.contrastive_predictive_coding import ContrastivePredictiveCoding
 from keras_dlss.models.custom_step import CustomStep, CustomStepModel
+from keras_dlss.models.cycle_gan import CycleGAN
+from keras_dlss.models.gan import GAN
+from keras_dlss.models.vae import VAE, ConditionalVAE
 from keras_dlss.models.wrapper import WrapperModel
 
 _ALIASES = {
@@ -24,7 +29,8 @@ _ALIASES = {
 
 # `__all__` lists what this package defines; the re-exports are documented
 # (and tested) under their defining modules, and listed by `dir()`.
-__all__ = ["CustomStep", "CustomStepModel", "WrapperModel"]
+__all__ = ["ConditionalGAN", "CustomStep", "CustomStepModel", "GAN", "WrapperModel"]
+__all__ += ["VAE", "ConditionalVAE", "ContrastivePredictiveCoding", "CycleGAN"]
 
 
 def __getattr__(name):
