@@ -12,6 +12,7 @@ import numpy as np
 
 from keras_dlss._validation import check_one_of, check_positive_int, check_range
 from keras_dlss.applications.base import Task, TaskData
+from keras_dlss.applications.preset_compile import PresetCompile
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 NORMALIZATIONS = ("none", "batch", "group", "layer")
@@ -67,7 +68,7 @@ def _normalization(kind, width, name):
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
-class MLPClassifier(keras.Model):
+class MLPClassifier(PresetCompile, keras.Model):
     """A multilayer perceptron classifier with the curriculum's knobs.
 
     Each hidden block is Dense → normalization → activation → Dropout; the head
@@ -179,7 +180,7 @@ class MLPClassifier(keras.Model):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile=True, **kwargs):
         """Compiles with the preset optimizer unless told otherwise (XLA on by default)."""
-        self._auto_compile = all(arg == "auto" for arg in (optimizer, loss, metrics)) and not kwargs
+        self._remember_preset(optimizer, loss, metrics, kwargs)
         if optimizer == "auto":
             optimizer = make_optimizer(
                 self.optimizer_preset,
@@ -195,19 +196,6 @@ class MLPClassifier(keras.Model):
         super().compile(
             optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
         )
-
-    def get_compile_config(self):
-        if getattr(self, "_auto_compile", False):
-            return {"auto": True, "jit_compile": self.jit_compile}
-        return super().get_compile_config()
-
-    def compile_from_config(self, config):
-        if config.get("auto"):
-            self.compile(jit_compile=config.get("jit_compile", True))
-            if self.built:
-                self.optimizer.build(self.trainable_variables)
-            return
-        super().compile_from_config(config)
 
     def get_config(self):
         return {

@@ -21,6 +21,7 @@ arguments to `get_config` and a preset `compile()`.
 import keras
 
 from keras_dlss._validation import check_one_of, check_positive_int
+from keras_dlss.applications.preset_compile import PresetCompile
 from keras_dlss.applications.resnet_blocks import BlockBuilder
 from keras_dlss.layers.normalization_factory import _BUILDERS as _NORM_KINDS
 
@@ -54,7 +55,7 @@ def _check_input_shape(input_shape):
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
-class ResNet(keras.Model):
+class ResNet(PresetCompile, keras.Model):
     """A CIFAR-style ResNet of depth `6n + 2` with a normalization switch.
 
     Layers are named `stem_conv`, `stage{s}_block{b}_{conv1,norm1,relu1,conv2,
@@ -194,7 +195,7 @@ class ResNet(keras.Model):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile=True, **kwargs):
         """Compiles with the preset (Nesterov SGD, cross-entropy, accuracy, XLA) unless told otherwise."""
-        self._auto_compile = all(arg == "auto" for arg in (optimizer, loss, metrics)) and not kwargs
+        self._remember_preset(optimizer, loss, metrics, kwargs)
         if optimizer == "auto":
             optimizer = keras.optimizers.SGD(self.learning_rate, momentum=0.9, nesterov=True)
         if loss == "auto":
@@ -205,19 +206,6 @@ class ResNet(keras.Model):
         super().compile(
             optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
         )
-
-    def get_compile_config(self):
-        if getattr(self, "_auto_compile", False):
-            return {"auto": True, "jit_compile": self.jit_compile}
-        return super().get_compile_config()
-
-    def compile_from_config(self, config):
-        if config.get("auto"):
-            self.compile(jit_compile=config.get("jit_compile", True))
-            if self.built:
-                self.optimizer.build(self.trainable_variables)
-            return
-        super().compile_from_config(config)
 
     def get_config(self):
         return {
