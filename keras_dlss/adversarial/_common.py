@@ -114,3 +114,11 @@ def check_clip(clip_min, clip_max):
             f"clip_max={clip_max}"
         )
     return (lo, hi)
+
+
+def attack_inputs(model, x, y, clip_min, clip_max, from_logits):
+    """The checks every attack starts with: `(x, y, clip, from_logits)` validated and resolved."""
+    clip = check_clip(clip_min, clip_max)
+    x = _core.as_float("x", x)
+    y = check_labels(x, y)
+    return x, y, clip, infer_from_logits(model, x, from_logits)

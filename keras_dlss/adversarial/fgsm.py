@@ -55,10 +55,7 @@ def fgsm(
         Goodfellow et al., 2015. https://arxiv.org/abs/1412.6572
     """
     eps = _common.check_eps("eps", eps)
-    clip = _common.check_clip(clip_min, clip_max)
-    x = _core.as_float("x", x)
-    y = _common.check_labels(x, y)
-    logits = _common.infer_from_logits(model, x, from_logits)
+    x, y, clip, logits = _common.attack_inputs(model, x, y, clip_min, clip_max, from_logits)
     loss = _common.loss_fn(model, logits)
     sign = -1.0 if targeted else 1.0
 

@@ -107,10 +107,7 @@ def pgd(
     step_size = (
         2.5 * eps / steps if step_size is None else _common.check_eps("step_size", step_size)
     )
-    clip = _common.check_clip(clip_min, clip_max)
-    x = _core.as_float("x", x)
-    y = _common.check_labels(x, y)
-    logits = _common.infer_from_logits(model, x, from_logits)
+    x, y, clip, logits = _common.attack_inputs(model, x, y, clip_min, clip_max, from_logits)
     loss = _common.loss_fn(model, logits)
     sign = -1.0 if targeted else 1.0
     shape = tuple(x.shape)
