@@ -1,12 +1,13 @@
 # Two commands work on a fresh machine with python3 and make:
 #   make demo   — create .venv, install, train the MLP application on its embedded digits data
 #   make test   — create .venv, install with test extras, run the whole test suite
+#   make docs   — build the documentation site into site/ (mkdocs --strict: broken links fail)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q tests
 
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) out site

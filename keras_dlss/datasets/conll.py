@@ -73,9 +73,11 @@ def read_conllu(path, column="upos"):
 
     Example:
 
+    ```pycon
     >>> words, tags = read_conllu("en_ewt-ud-dev.conllu")  # doctest: +SKIP
     >>> words[0][:3], tags[0][:3]  # doctest: +SKIP
     (['From', 'the', 'AP'], ['ADP', 'DET', 'PROPN'])
+    ```
     """
     v.check_one_of("column", column, CONLLU_COLUMNS)
     index = CONLLU_COLUMNS.index(column)
@@ -120,7 +122,9 @@ def read_conll(path, word_column=0, tag_column=-1, scheme=None):
 
     Example:
 
+    ```pycon
     >>> words, tags = read_conll("train.txt", scheme="BIO")  # doctest: +SKIP
+    ```
     """
     if scheme is not None:
         v.check_one_of("scheme", scheme, ("BIO",))
@@ -172,9 +176,11 @@ class Vocabulary:
 
     Example:
 
+    ```pycon
     >>> vocab = Vocabulary.build([["The", "cat"], ["the", "dog"]], lowercase=True)
     >>> vocab.encode([["the", "bird"]], max_length=3).tolist()
     [[2, 1, 0]]
+    ```
     """
 
     def __init__(self, tokens, pad=PAD, unk=UNK, lowercase=False):

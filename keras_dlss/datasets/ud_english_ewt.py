@@ -62,9 +62,11 @@ def load_ud_english_ewt(split="dev", column="upos", max_sentences=None):
 
     Example:
 
+    ```pycon
     >>> words, tags = load_ud_english_ewt("dev", max_sentences=1)
     >>> list(zip(words[0], tags[0]))[:3]
     [('From', 'ADP'), ('the', 'DET'), ('AP', 'PROPN')]
+    ```
     """
     v.check_one_of("column", column, ("upos", "xpos", "deprel"))
     if max_sentences is not None:

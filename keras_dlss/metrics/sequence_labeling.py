@@ -56,8 +56,10 @@ def get_entities(tags):
 
     Example:
 
+    ```pycon
     >>> get_entities(["B-PER", "I-PER", "O", "I-LOC"])
     [('PER', 0, 1), ('LOC', 3, 3)]
+    ```
     """
     _check_tag_sequence("tags", tags)
     spans = []
@@ -132,10 +134,12 @@ def span_f1(y_true, y_pred):
 
     Example:
 
+    ```pycon
     >>> y_true = [["O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"], ["B-PER", "I-PER", "O"]]
     >>> y_pred = [["O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"], ["B-PER", "I-PER", "O"]]
     >>> span_f1(y_true, y_pred)["f1"]
     0.5
+    ```
     """
     _check_aligned(y_true, y_pred)
     for name, corpus in (("y_true", y_true), ("y_pred", y_pred)):

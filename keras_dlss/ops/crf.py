@@ -207,9 +207,11 @@ def crf_log_partition(
 
     Example:
 
+    ```pycon
     >>> e = np.zeros((1, 3, 2), "float32")
     >>> float(crf_log_partition(e, np.zeros((2, 2), "float32"))[0])  # log(2**3)
     2.079...
+    ```
     """
     emissions, transitions, mask, start, end, _ = _prepare(
         emissions, transitions, mask, start_transitions, end_transitions, constraints, algorithm
@@ -244,9 +246,11 @@ def crf_log_likelihood(
 
     Example:
 
+    ```pycon
     >>> e = np.random.randn(2, 5, 3).astype("float32")
     >>> ll = crf_log_likelihood(e, np.zeros((2, 5), "int32"), np.zeros((3, 3), "float32"))
     >>> loss = -ops.mean(ll)
+    ```
     """
     emissions, transitions, mask, start, end, tags = _prepare(
         emissions,
@@ -281,8 +285,10 @@ def crf_marginals(
 
     Example:
 
+    ```pycon
     >>> p = crf_marginals(np.random.randn(2, 4, 3), np.zeros((3, 3)))
     >>> confidence = ops.max(p, axis=-1)
+    ```
     """
     emissions, transitions, mask, start, end, _ = _prepare(
         emissions, transitions, mask, start_transitions, end_transitions, constraints, algorithm
@@ -313,7 +319,9 @@ def crf_decode(
 
     Example:
 
+    ```pycon
     >>> tags, scores = crf_decode(np.random.randn(2, 6, 4), np.zeros((4, 4)))
+    ```
     """
     emissions, transitions, mask, start, end, _ = _prepare(
         emissions, transitions, mask, start_transitions, end_transitions, constraints, algorithm

@@ -70,10 +70,12 @@ def allowed_transitions(labels, scheme="BIO", with_start_end=False):
 
     Example:
 
+    ```pycon
     >>> allowed_transitions(["O", "B-PER", "I-PER"])
     array([[ True,  True, False],
            [ True,  True,  True],
            [ True,  True,  True]])
+    ```
     """
     v.check_one_of("scheme", scheme, _SCHEMES)
     labels = list(labels)
