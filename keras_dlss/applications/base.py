@@ -81,6 +81,13 @@ class Task:
         """Writes task-specific files (plots, samples); returns their paths."""
         return []
 
+    def tensorboard_images(self, model, data: TaskData) -> dict:
+        """Pictures for `train --tensorboard`: name -> [N, H, W(, C)] array, or `{}`.
+
+        Called at the end of every epoch; keep it to a few small images.
+        """
+        return {}
+
     def search_space(self, hp) -> dict:
         """Maps a keras-tuner `HyperParameters` to `build_model` kwargs."""
         raise NotImplementedError(f"Application {self.name!r} does not support tuning.")

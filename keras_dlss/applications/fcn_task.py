@@ -177,6 +177,14 @@ class FCNTask(Task):
         metrics["test_boundary_f_crf"] = boundary_f_score(y, refined)
         return metrics
 
+    def tensorboard_images(self, model, data):
+        x = data.test[0][:4]
+        labels, refined = self._predictions(model, x)
+        return {
+            "overlay/fcn": np.stack([overlay(im, lab) for im, lab in zip(x, labels)]),
+            "overlay/fcn_crf": np.stack([overlay(im, lab) for im, lab in zip(x, refined)]),
+        }
+
     def save_artifacts(self, model, data, out_dir):
         x, y = data.test
         x, y = x[:6], y[:6]

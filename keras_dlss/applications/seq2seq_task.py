@@ -195,11 +195,7 @@ class Seq2SeqTask(Task):
         import matplotlib.pyplot as plt
 
         info = data.info
-        texts = info.get("test_sources") or ["3rd of march 1987"]
-        source = encode_sources(texts[:2], info)
-        predicted = keras.ops.convert_to_numpy(model.greedy_search(source)[0])
-        weights = keras.ops.convert_to_numpy(model.attention_weights(source, predicted))
-        outputs = decode_targets(predicted, info)
+        texts, outputs, weights = self._attention(model, info)
         fig, axes = plt.subplots(1, len(texts[:2]), figsize=(6 * len(texts[:2]), 4), squeeze=False)
         for ax, text, out, w in zip(axes[0], texts, outputs, weights):
             n_in, n_out = min(len(text), info["source_length"]), len(out) + 1
@@ -213,6 +209,23 @@ class Seq2SeqTask(Task):
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return [path]
+
+    @staticmethod
+    def _attention(model, info, n=2):
+        """(source texts, greedy outputs, attention weights [n, T_out, T_in]) for test sources."""
+        texts = (info.get("test_sources") or ["3rd of march 1987"])[:n]
+        source = encode_sources(texts, info)
+        predicted = keras.ops.convert_to_numpy(model.greedy_search(source)[0])
+        weights = keras.ops.convert_to_numpy(model.attention_weights(source, predicted))
+        return texts, decode_targets(predicted, info), weights
+
+    def tensorboard_images(self, model, data):
+        texts, outputs, weights = self._attention(model, data.info)
+        maps = [
+            w[: len(out) + 1, : min(len(text), data.info["source_length"])]
+            for text, out, w in zip(texts, outputs, weights)
+        ]
+        return {f"attention/{i}": m for i, m in enumerate(maps)}
 
     def predict(self, model, inputs, metadata):
         source = encode_sources(list(inputs), metadata)

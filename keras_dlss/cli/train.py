@@ -75,6 +75,13 @@ def configure(parser):
         "then 1)",
     )
     parser.add_argument("--no-export", action="store_true", help="same as --export none")
+    parser.add_argument(
+        "--tensorboard",
+        default=None,
+        metavar="DIR",
+        help="log scalars, the learning rate, weight histograms and the application's pictures "
+        "(attention maps, samples) for TensorBoard under DIR",
+    )
     parser.set_defaults(run=run, task_options=[])
 
 
@@ -104,10 +111,14 @@ def run(args):
     keras.utils.set_random_seed(args.seed)
     out = args.out or os.path.join("out", args.app)
     os.makedirs(out, exist_ok=True)
-    data = task.load_data(args.data, seed=args.seed)
+    # Options that change the data (a task's `data_options`, e.g. language-model --level) go to
+    # `load_data`; `metrics.json` still records them under `options`.
+    data_kwargs = {k: hparams[k] for k in getattr(task, "data_options", ()) if k in hparams}
+    data = task.load_data(args.data, seed=args.seed, **data_kwargs)
+    hparams_model = {k: val for k, val in hparams.items() if k not in data_kwargs}
     if args.limit:
         data = limit_examples(data, args.limit)
-    model = task.build_model(data, jit_compile=not args.no_xla, seed=args.seed, **hparams)
+    model = task.build_model(data, jit_compile=not args.no_xla, seed=args.seed, **hparams_model)
     history, timing = _fit(keras, task, model, data, args)
     metrics = task.evaluate(model, data)
     losses = history.history.get("loss") or [float("nan")]
@@ -182,6 +193,10 @@ def _fit(keras, task, model, data, args):
         ),
         timer,
     ]
+    if getattr(args, "tensorboard", None):
+        from keras_dlss.cli.tensorboard import tensorboard_callbacks
+
+        callbacks += tensorboard_callbacks(keras, task, data, args.tensorboard)
     start = time.perf_counter()
     history = task.fit(
         model,
