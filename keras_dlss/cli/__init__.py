@@ -71,6 +71,7 @@ def main(argv=None):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         args.task_options = extra
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `train --workers` relaunches it
     warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)  # tf2onnx
     import_keras()
     try:

@@ -10,6 +10,7 @@ run: each attempt's outcome, parity or a one-line reason, goes into
 status is 1 only for a format the user asked for with `--export`.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -82,6 +83,33 @@ def configure(parser):
         help="log scalars, the learning rate, weight histograms and the application's pictures "
         "(attention maps, samples) for TensorBoard under DIR",
     )
+    parser.add_argument(
+        "--strategy",
+        choices=("mirrored", "multiworker"),
+        default=None,
+        help="tf.distribute strategy (TensorFlow backend): mirrored = all GPUs of this machine, "
+        "or --devices logical CPUs without GPUs; multiworker = the TF_CONFIG cluster",
+    )
+    parser.add_argument(
+        "--devices",
+        type=positive_int,
+        default=None,
+        help="replicas of --strategy mirrored on CPU (default 2)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="run N local worker processes of a MultiWorkerMirroredStrategy cluster (127.0.0.1, "
+        "free ports), supervised: a failed worker restarts the cluster (--max-restarts)",
+    )
+    parser.add_argument("--max-restarts", type=int, default=3, help="with --workers (default 3)")
+    parser.add_argument(
+        "--backup-dir",
+        default=None,
+        metavar="DIR",
+        help="keras.callbacks.BackupAndRestore: a restarted run resumes from the last epoch backed up",
+    )
     parser.set_defaults(run=run, task_options=[])
 
 
@@ -101,8 +129,11 @@ def _export_formats(value):
 
 
 def run(args):
+    if args.workers and args.workers > 1 and "TF_CONFIG" not in os.environ:
+        return _launch(args)
     keras = import_keras()
     task = get_task(args.app)
+    strategy = _strategy(keras, args)
     explicit = args.export is not None
     if args.no_export and args.export:
         raise UsageError("--no-export contradicts --export " + ",".join(args.export))
@@ -118,8 +149,10 @@ def run(args):
     hparams_model = {k: val for k, val in hparams.items() if k not in data_kwargs}
     if args.limit:
         data = limit_examples(data, args.limit)
-    model = task.build_model(data, jit_compile=not args.no_xla, seed=args.seed, **hparams_model)
-    history, timing = _fit(keras, task, model, data, args)
+    jit_compile = not args.no_xla and _xla_supported(strategy)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = task.build_model(data, jit_compile=jit_compile, seed=args.seed, **hparams_model)
+    history, timing = _fit(keras, task, model, data, args, strategy)
     metrics = task.evaluate(model, data)
     losses = history.history.get("loss") or [float("nan")]
     metrics.update(
@@ -128,8 +161,9 @@ def run(args):
             "backend": keras.config.backend(),
             "train_loss": float(losses[-1]),
             **timing,
-            "jit_compile": not args.no_xla,
+            "jit_compile": jit_compile,
             "options": hparams,
+            "replicas": strategy.num_replicas_in_sync if strategy else 1,
             "train_examples": _num_examples(data.train),
             "data": data.info.get("source", args.data or "embedded default"),
         }
@@ -183,7 +217,50 @@ def _num_examples(split):
     return int(len(keras.tree.flatten(split)[0]))
 
 
-def _fit(keras, task, model, data, args):
+def _launch(args):
+    from keras_dlss import tf_distribute
+
+    if args.strategy == "mirrored":
+        raise UsageError(
+            "--workers runs MultiWorkerMirroredStrategy; it contradicts --strategy mirrored"
+        )
+    out = args.out or os.path.join("out", args.app)
+    return tf_distribute.launch_workers(
+        args.argv, args.workers, out, max_restarts=args.max_restarts, backup_dir=args.backup_dir
+    )
+
+
+def _strategy(keras, args):
+    """The `tf.distribute` strategy asked for, or None."""
+    if args.strategy is None:
+        if args.devices:
+            raise UsageError("--devices needs --strategy mirrored")
+        return None
+    if keras.config.backend() != "tensorflow":
+        raise UsageError(
+            f"--strategy uses tf.distribute and needs KERAS_BACKEND=tensorflow "
+            f"(this is {keras.config.backend()}; on JAX use keras.distribution, docs/scaling.md)"
+        )
+    from keras_dlss import tf_distribute
+
+    return tf_distribute.make_strategy(args.strategy, args.devices)
+
+
+def _xla_supported(strategy):
+    if strategy is None:
+        return True
+    from keras_dlss.tf_distribute import xla_supported
+
+    if not xla_supported(strategy):
+        print(
+            "keras-dlss train: several replicas on CPUs run without XLA (docs/scaling.md)",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _fit(keras, task, model, data, args, strategy=None):
     """Fits with early stopping; returns the `History` and the timings for `metrics.json`."""
     monitor = task.monitor if data.validation is not None else "loss"
     timer = _timer(keras)
@@ -193,19 +270,27 @@ def _fit(keras, task, model, data, args):
         ),
         timer,
     ]
+    if getattr(args, "backup_dir", None):
+        callbacks.append(keras.callbacks.BackupAndRestore(args.backup_dir))
     if getattr(args, "tensorboard", None):
         from keras_dlss.cli.tensorboard import tensorboard_callbacks
 
         callbacks += tensorboard_callbacks(keras, task, data, args.tensorboard)
     start = time.perf_counter()
-    history = task.fit(
-        model,
-        data,
-        epochs=args.epochs or task.default_epochs,
-        batch_size=args.batch_size or task.default_batch_size,
-        callbacks=callbacks,
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
+    synchronized = contextlib.nullcontext()
+    if strategy is not None:
+        from keras_dlss.tf_distribute import synchronized_batch_norm
+
+        synchronized = synchronized_batch_norm(model)
+    with synchronized:
+        history = task.fit(
+            model,
+            data,
+            epochs=args.epochs or task.default_epochs,
+            batch_size=args.batch_size or task.default_batch_size,
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
     train_seconds = time.perf_counter() - start
     # The first epoch includes compilation: steady-state speed is the mean of the others.
     steady = timer.times[1:] or timer.times
