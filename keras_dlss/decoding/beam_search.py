@@ -18,10 +18,19 @@ from keras import ops
 
 from keras_dlss._validation import check_positive_int, check_range
 from keras_dlss.decoding import _common
+from keras_dlss.decoding.constrained import with_constraint
 
 
 def beam_search(
-    step_fn, initial_state, start_id, end_id, beam_width, max_length, length_penalty=0.0
+    step_fn,
+    initial_state,
+    start_id,
+    end_id,
+    beam_width,
+    max_length,
+    length_penalty=0.0,
+    allowed_tokens_fn=None,
+    constraint_state=None,
 ):
     """Decodes the `beam_width` most probable sequences per example.
 
@@ -45,6 +54,12 @@ def beam_search(
         max_length: int >= 1. Number of generated tokens.
         length_penalty: float >= 0. GNMT `alpha`; `0` ranks by log-probability.
             Defaults to `0.0`.
+        allowed_tokens_fn: optional callable `(tokens, constraint_state) ->
+            (mask [N, V] bool, new_constraint_state)`, as in `greedy_decode`;
+            hypotheses only ever contain allowed tokens. Its state is tiled
+            and reordered along beam ancestry like the decoder state.
+        constraint_state: tensor or nest with leading dimension `B`, the
+            initial state of `allowed_tokens_fn`. Defaults to a dummy tensor.
 
     Returns:
         `(sequences, scores)`: `sequences` is a `[B, beam_width, max_length]`
@@ -81,6 +96,9 @@ def beam_search(
     )
     beam = check_positive_int("beam_width", beam_width)
     alpha = float(check_range("length_penalty", length_penalty, 0.0))
+    step_fn, initial_state = with_constraint(
+        step_fn, initial_state, allowed_tokens_fn, constraint_state
+    )
     state = keras.tree.map_structure(
         lambda x: ops.repeat(x, beam, axis=0), _common.to_tensors(initial_state)
     )

@@ -9,9 +9,18 @@ the locally best choice, in one bounded loop that compiles with XLA.
 from keras import ops
 
 from keras_dlss.decoding import _common
+from keras_dlss.decoding.constrained import with_constraint
 
 
-def greedy_decode(step_fn, initial_state, start_id, end_id, max_length):
+def greedy_decode(
+    step_fn,
+    initial_state,
+    start_id,
+    end_id,
+    max_length,
+    allowed_tokens_fn=None,
+    constraint_state=None,
+):
     """Decodes by choosing the most probable next token at every step.
 
     The whole decode is one `ops.while_loop` with static shapes and at most
@@ -29,6 +38,13 @@ def greedy_decode(step_fn, initial_state, start_id, end_id, max_length):
         start_id: int. Token fed at the first step (not part of the output).
         end_id: int. Token that ends a sequence; later positions hold `end_id`.
         max_length: int >= 1. Number of generated tokens.
+        allowed_tokens_fn: optional callable `(tokens, constraint_state) ->
+            (mask [N, V] bool, new_constraint_state)` evaluated inside the
+            loop after every fed token (the start token first): only tokens
+            where `mask` is True can be chosen (see `constrain_step_fn`;
+            `Grammar.allowed_tokens_fn` builds one from a grammar).
+        constraint_state: tensor or nest with leading dimension `B`, the
+            initial state of `allowed_tokens_fn`. Defaults to a dummy tensor.
 
     Returns:
         `(sequences, scores)`: `sequences` is a `[B, max_length]` int32 tensor
@@ -58,6 +74,9 @@ def greedy_decode(step_fn, initial_state, start_id, end_id, max_length):
     """
     start_id, end_id, max_length, batch = _common.validate_common(
         initial_state, start_id, end_id, max_length
+    )
+    step_fn, initial_state = with_constraint(
+        step_fn, initial_state, allowed_tokens_fn, constraint_state
     )
     state = _common.to_tensors(initial_state)
     _common.check_ids_below_vocab(start_id, end_id, _common.probe_vocab_size(step_fn, state, batch))
