@@ -1,0 +1,274 @@
+"""End-to-end memory network (Sukhbaatar et al. 2015): K hops of soft attention over memories.
+
+Sentences are embedded as bags of words weighted by the position encoding (PE, Sec. 4.1:
+`l_kj = (1 - j/J) - (k/d)(1 - 2j/J)`, J the sentence's own word count so padding a sentence
+changes nothing), plus a learned temporal encoding (TE, Sec. 4.1) per memory slot. Each hop
+k attends with `p = softmax(u^k . m_i)`, reads `o = sum_i p_i c_i`, and updates
+`u^{k+1} = u^k + o^k` (adjacent tying: `A^{k+1} = C^k`, `B = A^1`) or `H u^k + o^k`
+(layer-wise tying: one A and one C for every hop, Sec. 2.2).
+
+Linear start (LS, Sec. 4.2) removes the attention softmax for the first epochs; the switch
+is a non-trainable weight (`softmax_gate`), so flipping it (`LinearStart` callback, or
+`enable_softmax()`) needs no retracing and survives `.keras` saving.
+
+Padding: word id 0 is padding; a memory slot whose words are all 0 is an empty memory and
+receives zero attention. `vectorize_babi` stores slot 0 as the most recent statement, the
+order in which the temporal encoding is indexed.
+"""
+
+import keras
+from keras import ops
+
+from keras_dlss._validation import check_one_of, check_positive_int
+
+WEIGHT_TYING = ("adjacent", "layerwise")
+
+
+def position_encoding(word_mask, embedding_dim):
+    """`[..., S, d]` PE weights of Sukhbaatar et al. (2015) Sec. 4.1 for `word_mask` `[..., S]`."""
+    mask = ops.cast(word_mask, "float32")
+    length = ops.maximum(ops.sum(mask, axis=-1, keepdims=True), 1.0)  # J, per sentence
+    j = ops.cumsum(mask, axis=-1)  # 1-based index of each real word
+    k = ops.arange(1, embedding_dim + 1, dtype="float32") / embedding_dim
+    ratio = ops.expand_dims(j / length, -1)
+    return (1.0 - ratio) - k * (1.0 - 2.0 * ratio)
+
+
+@keras.saving.register_keras_serializable(package="keras_dlss")
+class EndToEndMemory(keras.layers.Layer):
+    """K hops of attention over embedded memories: the MemN2N controller state `u^{K+1}`.
+
+    Args:
+        vocabulary_size: int. Number of word ids (0 is padding).
+        embedding_dim: int. Dimension d of memories and controller. Defaults to `20`.
+        hops: int. Number of memory hops K. Defaults to `3`.
+        weight_tying: str. `"adjacent"` or `"layerwise"`. Defaults to `"adjacent"`.
+        position_encoding: bool. Weight words by position (PE); else bag of words.
+            Defaults to `True`.
+        temporal_encoding: bool. Add a learned vector per memory slot (TE).
+            Defaults to `True`.
+        linear_start: bool. Start without the attention softmax (LS); enable it
+            with the `LinearStart` callback or `enable_softmax()`. Defaults to `False`.
+        embeddings_initializer: Initializer of every embedding. Defaults to
+            `RandomNormal(stddev=0.1)` (the paper's).
+
+    Call arguments:
+        inputs: list `[stories, question]`: `stories` `[batch, memory_size,
+            sentence_length]` int ids (slot 0 = most recent; all-zero rows are
+            empty memories) and `question` `[batch, sentence_length]` int ids.
+
+    Returns:
+        `[batch, embedding_dim]` floats: `u^{K+1}`, to be mapped to answer logits.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_dlss.layers import EndToEndMemory
+
+    stories = np.random.randint(0, 30, size=(2, 10, 6))
+    question = np.random.randint(1, 30, size=(2, 6))
+    layer = EndToEndMemory(vocabulary_size=30, embedding_dim=8, hops=3)
+    print(layer([stories, question]).shape)           # (2, 8)
+    print(layer.memory_attention([stories, question]).shape)   # (2, 3, 10)
+    ```
+
+    References:
+        Sukhbaatar et al. 2015, "End-To-End Memory Networks",
+        https://arxiv.org/abs/1503.08895.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        embedding_dim=20,
+        hops=3,
+        weight_tying="adjacent",
+        position_encoding=True,
+        temporal_encoding=True,
+        linear_start=False,
+        embeddings_initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size, minimum=2)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.hops = check_positive_int("hops", hops)
+        self.weight_tying = check_one_of("weight_tying", weight_tying, WEIGHT_TYING)
+        self.position_encoding = bool(position_encoding)
+        self.temporal_encoding = bool(temporal_encoding)
+        self.linear_start = bool(linear_start)
+        self.embeddings_initializer = keras.initializers.get(
+            embeddings_initializer or keras.initializers.RandomNormal(stddev=0.1)
+        )
+
+    def _check_shapes(self, stories_shape, question_shape):
+        if len(stories_shape) != 3:
+            raise ValueError(
+                "Argument `inputs` must be [stories, question] with stories of rank 3 "
+                f"[batch, memory_size, sentence_length]. Received: stories.shape={tuple(stories_shape)}"
+            )
+        if len(question_shape) != 2:
+            raise ValueError(
+                "Argument `inputs` must be [stories, question] with question of rank 2. "
+                f"Received: question.shape={tuple(question_shape)}"
+            )
+        if self.temporal_encoding and stories_shape[1] is None:
+            raise ValueError(
+                "Argument `inputs` needs a static memory_size for temporal_encoding=True. "
+                f"Received: stories.shape={tuple(stories_shape)}"
+            )
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
+            raise ValueError(
+                f"Argument `inputs` must be a list [stories, question]. Received: input_shape={input_shape}"
+            )
+        stories_shape, question_shape = input_shape
+        self._check_shapes(stories_shape, question_shape)
+        self.memory_size = stories_shape[1]
+        d, v = self.embedding_dim, self.vocabulary_size
+        count = self.hops + 1 if self.weight_tying == "adjacent" else 2
+
+        def add(name, shape):
+            return self.add_weight(name=name, shape=shape, initializer=self.embeddings_initializer)
+
+        # Adjacent: E_0 = B = A^1, A^{k+1} = C^k = E_k. Layer-wise: E_0 = A, E_1 = C.
+        self.word_embeddings = [add(f"word_embedding_{i}", (v, d)) for i in range(count)]
+        if self.weight_tying == "layerwise":
+            self.question_embedding = add("question_embedding", (v, d))
+            self.controller = self.add_weight(
+                name="controller", shape=(d, d), initializer="glorot_uniform"
+            )
+        if self.temporal_encoding:
+            self.temporal_embeddings = [
+                add(f"temporal_embedding_{i}", (self.memory_size, d)) for i in range(count)
+            ]
+        self.softmax_gate = self.add_weight(
+            name="softmax_gate",
+            shape=(),
+            initializer=keras.initializers.Constant(0.0 if self.linear_start else 1.0),
+            trainable=False,
+        )
+
+    def enable_softmax(self):
+        """Ends linear start: the attention softmax is used from now on."""
+        self.softmax_gate.assign(1.0)
+
+    def _embed(self, ids, table, temporal=None):
+        # Gathering from a converted tensor, not the Variable: XLA has no ResourceGatherNd.
+        vectors = ops.take(ops.convert_to_tensor(table), ids, axis=0)
+        word_mask = ops.not_equal(ids, 0)
+        weights = ops.cast(ops.expand_dims(word_mask, -1), vectors.dtype)
+        if self.position_encoding:
+            weights = weights * ops.cast(
+                position_encoding(word_mask, self.embedding_dim), vectors.dtype
+            )
+        out = ops.sum(vectors * weights, axis=-2)
+        if temporal is not None:
+            out = out + ops.cast(ops.convert_to_tensor(temporal), out.dtype)
+        return out
+
+    def _tables(self, hop):
+        e = self.word_embeddings
+        t = self.temporal_embeddings if self.temporal_encoding else [None] * len(e)
+        if self.weight_tying == "adjacent":
+            return (e[hop], t[hop]), (e[hop + 1], t[hop + 1])
+        return (e[0], t[0]), (e[1], t[1])
+
+    def _run(self, inputs):
+        stories, question = inputs
+        self._check_shapes(stories.shape, question.shape)
+        stories, question = ops.cast(stories, "int32"), ops.cast(question, "int32")
+        memory_mask = ops.cast(ops.any(ops.not_equal(stories, 0), axis=-1), self.compute_dtype)
+        b = self.question_embedding if self.weight_tying == "layerwise" else self.word_embeddings[0]
+        u = self._embed(question, b)
+        gate = ops.cast(self.softmax_gate, self.compute_dtype)
+        attention = []
+        for hop in range(self.hops):
+            (a, t_a), (c, t_c) = self._tables(hop)
+            m, c_mem = self._embed(stories, a, t_a), self._embed(stories, c, t_c)
+            logits = ops.einsum("bmd,bd->bm", m, u)
+            masked = ops.where(memory_mask > 0, logits, ops.full_like(logits, -1e4))
+            p = (gate * ops.softmax(masked, axis=-1) + (1.0 - gate) * logits) * memory_mask
+            attention.append(p)
+            o = ops.einsum("bm,bmd->bd", p, c_mem)
+            if self.weight_tying == "layerwise":
+                u = ops.matmul(u, ops.cast(self.controller, u.dtype)) + o
+            else:
+                u = u + o
+        return u, ops.stack(attention, axis=1)
+
+    def call(self, inputs):
+        return self._run(inputs)[0]
+
+    def memory_attention(self, inputs):
+        """`[batch, hops, memory_size]` attention weights of each hop (rows sum to 1 after LS)."""
+        if not self.built:
+            self.build([tuple(x.shape) for x in inputs])
+        return self._run(inputs)[1]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.embedding_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "hops": self.hops,
+            "weight_tying": self.weight_tying,
+            "position_encoding": self.position_encoding,
+            "temporal_encoding": self.temporal_encoding,
+            "linear_start": self.linear_start,
+            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+        }
+
+
+class LinearStart(keras.callbacks.Callback):
+    """Linear start (Sukhbaatar et al. 2015, Sec. 4.2): insert the softmax after a while.
+
+    Training starts with every `EndToEndMemory(linear_start=True)` layer's attention softmax
+    removed; this callback enables it when `monitor` stops decreasing, or after
+    `max_epochs` epochs at the latest.
+
+    Args:
+        monitor: str. Logged quantity whose stall ends linear start. Defaults to `"val_loss"`.
+        max_epochs: int. Epochs after which the softmax is inserted anyway. Defaults to `20`.
+
+    Example:
+
+    ```python
+    from keras_dlss.layers import LinearStart
+
+    callback = LinearStart(max_epochs=10)   # model.fit(..., callbacks=[callback])
+    ```
+    """
+
+    def __init__(self, monitor="val_loss", max_epochs=20):
+        super().__init__()
+        self.monitor = monitor
+        self.max_epochs = check_positive_int("max_epochs", max_epochs)
+        self.best = None
+        self.switched_at = None
+
+    def _layers(self):
+        stack, found = [self.model], []
+        while stack:
+            layer = stack.pop()
+            if isinstance(layer, EndToEndMemory):
+                found.append(layer)
+            stack.extend(getattr(layer, "layers", []) or [])
+        return found
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.switched_at is not None:
+            return
+        value = (logs or {}).get(self.monitor)
+        stalled = value is not None and self.best is not None and value >= self.best
+        if value is not None:
+            self.best = value if self.best is None else min(self.best, value)
+        if stalled or epoch + 1 >= self.max_epochs:
+            for layer in self._layers():
+                layer.enable_softmax()
+            self.switched_at = epoch + 1
