@@ -4,7 +4,7 @@ Domain A: digits at 16x16; domain B: other digits, thickened and inverted. Train
 unpaired images (no labels of B), an MLP classifier on A, and prints the classifier's accuracy on
 held-out A, on B as is, and on B translated to A by F, with the cycle reconstruction errors.
 
-    python benchmarks/cyclegan_adaptation.py [--epochs 15]
+    python benchmarks/cyclegan_adaptation.py [--epochs 15] [--identity-weight 0.0] [--residual]
 """
 
 import argparse
@@ -27,14 +27,19 @@ from keras_dlss.applications.digit_domains import (  # noqa: E402
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--identity-weight", type=float, default=0.5)
+    parser.add_argument("--identity-weight", type=float, default=0.0)
+    parser.add_argument(
+        "--residual", action="store_true", help="generators with an identity skip (start at F=id)"
+    )
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     data = load_digit_domains(16, seed=0)
     labels = {k: np.asarray(v) for k, v in data.info["labels"].items()}
     (train_a, train_b), (test_a, test_b) = data.train, data.test
     classifier = train_domain_classifier(train_a, labels["train_a"])
-    model = build_digit_cycle_gan(16, seed=0, identity_weight=args.identity_weight)
+    model = build_digit_cycle_gan(
+        16, seed=0, identity_weight=args.identity_weight, residual=args.residual
+    )
     model.compile(
         generator_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
         discriminator_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
@@ -52,6 +57,7 @@ def main():
     )
     print(
         f"CycleGAN epochs: {args.epochs}, identity_weight {args.identity_weight}, "
+        f"{'residual' if args.residual else 'plain'} generators, "
         f"{seconds:.0f} s (jit_compile=True)"
     )
     print("| A-classifier on | accuracy |")
