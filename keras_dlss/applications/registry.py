@@ -10,21 +10,29 @@ from keras_dlss.applications.base import Task
 
 _TASKS: dict[str, str] = {
     "tagger": "keras_dlss.applications.tagger:TaggerTask",
+    "parser": "keras_dlss.applications.parser_task:ParserTask",
     "mlp": "keras_dlss.applications.mlp:MLPTask",
     "music-transformer": "keras_dlss.applications.music_transformer:MusicTransformerTask",
     "performance-rnn": "keras_dlss.applications.performance_rnn:PerformanceRNNTask",
     "seq2seq": "keras_dlss.applications.seq2seq_task:Seq2SeqTask",
+    "semantic-parser": "keras_dlss.applications.semantic_parser_task:SemanticParserTask",
     "dcgan": "keras_dlss.applications.gan_tasks:DCGANTask",
     "cgan": "keras_dlss.applications.gan_tasks:ConditionalGANTask",
     "cvae": "keras_dlss.applications.digit_completion:CVAETask",
     "cyclegan": "keras_dlss.applications.digit_domains:CycleGANTask",
     "cpc": "keras_dlss.applications.digit_rows_cpc:CPCTask",
+    "music-vae": "keras_dlss.applications.music_vae_task:MusicVAETask",
     "resnet": "keras_dlss.applications.resnet_task:ResNetTask",
     "fcn": "keras_dlss.applications.fcn_task:FCNTask",
     "pointnet": "keras_dlss.applications.recognition_3d_tasks:PointNetTask",
     "dgcnn": "keras_dlss.applications.recognition_3d_tasks:DGCNNTask",
     "voxnet": "keras_dlss.applications.recognition_3d_tasks:VoxNetTask",
     "mvcnn": "keras_dlss.applications.recognition_3d_tasks:MultiViewCNNTask",
+    "gat": "keras_dlss.applications.gat_task:GATTask",
+    "text-classifier": "keras_dlss.applications.text_classifier_task:TextClassifierTask",
+    "language-model": "keras_dlss.applications.language_model_task:LanguageModelTask",
+    "memn2n": "keras_dlss.applications.memn2n:MemN2NTask",
+    "ntm": "keras_dlss.applications.ntm_task:NTMTask",
 }
 
 

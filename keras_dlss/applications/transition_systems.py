@@ -52,11 +52,13 @@ class Configuration:
 
     Example:
 
+    ```pycon
     >>> c = Configuration(2, "arc-hybrid")
     >>> for action in (SHIFT, LEFT_ARC, SHIFT, RIGHT_ARC):
     ...     c.apply(action)
     >>> c.heads, c.is_terminal()
     ([2, 0], True)
+    ```
     """
 
     def __init__(self, n, system="arc-standard"):
@@ -123,8 +125,10 @@ def static_oracle(heads, system="arc-standard"):
 
     Example:
 
+    ```pycon
     >>> [ACTION_NAMES[a] for a in static_oracle([2, 0, 2])]
     ['SHIFT', 'SHIFT', 'LEFT_ARC', 'SHIFT', 'RIGHT_ARC', 'RIGHT_ARC']
+    ```
     """
     heads = _checked(heads, system)
     config = Configuration(len(heads), system)
@@ -159,8 +163,10 @@ def apply_transitions(n, actions, system="arc-standard"):
 
     Example:
 
+    ```pycon
     >>> apply_transitions(3, [0, 0, 1, 0, 2, 2])
     [2, 0, 2]
+    ```
     """
     config = Configuration(n, system)
     for action in actions:
@@ -189,10 +195,12 @@ def action_costs(config, heads):
 
     Example:
 
+    ```pycon
     >>> c = Configuration(3, "arc-hybrid")
     >>> c.apply(SHIFT)
     >>> action_costs(c, [2, 0, 2])
     {0: 0, 1: 0}
+    ```
     """
     if config.system != "arc-hybrid":
         raise ValueError(

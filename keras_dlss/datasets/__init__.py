@@ -1,8 +1,22 @@
 """keras_dlss.datasets: public exports (each listed in `__all__`)."""
 
 from keras_dlss.datasets import music
+from keras_dlss.datasets.algorithmic import (
+    associative_recall,
+    convex_hull_indices,
+    convex_hull_task,
+    copy_task,
+    sorting_task,
+)
+from keras_dlss.datasets.babi import babi_vocabulary, generate_babi, read_babi, vectorize_babi
 from keras_dlss.datasets.conll import Vocabulary, encode_characters, read_conll, read_conllu
 from keras_dlss.datasets.dates import generate_dates, load_dates
+from keras_dlss.datasets.dependency_trees import (
+    DependencyTree,
+    check_heads,
+    is_projective,
+    read_conllu_trees,
+)
 from keras_dlss.datasets.images import (
     PHOTOGRAPH_NAMES,
     digits,
@@ -24,6 +38,8 @@ from keras_dlss.datasets.music import (
     read_midi,
     write_midi,
 )
+from keras_dlss.datasets.nl2sql import load_nl2sql
+from keras_dlss.datasets.planetoid import GraphData, karate_club, load_planetoid_npz
 from keras_dlss.datasets.point_cloud_views import render_depth_views, shade_views, voxelize
 from keras_dlss.datasets.point_clouds import (
     COMPOSITE_NAMES,
@@ -32,15 +48,63 @@ from keras_dlss.datasets.point_clouds import (
     point_clouds,
 )
 from keras_dlss.datasets.shapes import SHAPE_NAMES, shapes
+from keras_dlss.datasets.text_classification import (
+    build_vocabulary,
+    encode_texts,
+    read_text_classification,
+    tokenize_text,
+)
+from keras_dlss.datasets.text_corpus import (
+    LanguageModelCorpus,
+    build_language_model_corpus,
+    conllu_word_forms,
+    load_text_corpus,
+    python_documentation_text,
+    read_text_file,
+    tokenize_lines,
+)
+from keras_dlss.datasets.text_sentiment import (
+    PROBE_CATEGORIES,
+    negation_probe,
+    sentiment_sentences,
+)
+from keras_dlss.datasets.text_vectors import embedding_matrix, load_word_vectors
+from keras_dlss.datasets.tree_linearization import delinearize, linearize_tree
 from keras_dlss.datasets.ud_english_ewt import load_ud_english_ewt, ud_english_ewt_path
 
 __all__ = [
+    "LanguageModelCorpus",
+    "build_language_model_corpus",
+    "conllu_word_forms",
+    "load_text_corpus",
+    "python_documentation_text",
+    "read_text_file",
+    "tokenize_lines",
+    "GraphData",
+    "karate_club",
+    "load_planetoid_npz",
+    "associative_recall",
+    "convex_hull_indices",
+    "convex_hull_task",
+    "copy_task",
+    "sorting_task",
+    "babi_vocabulary",
+    "generate_babi",
+    "read_babi",
+    "vectorize_babi",
     "generate_dates",
     "load_dates",
+    "load_nl2sql",
+    "linearize_tree",
+    "delinearize",
     "Vocabulary",
     "encode_characters",
     "read_conll",
     "read_conllu",
+    "DependencyTree",
+    "check_heads",
+    "is_projective",
+    "read_conllu_trees",
     "load_ud_english_ewt",
     "ud_english_ewt_path",
     "events_to_midi",
@@ -68,4 +132,13 @@ __all__ = [
     "sample_surface",
     "load_point_cloud",
     "point_cloud_folder",
+    "read_text_classification",
+    "tokenize_text",
+    "encode_texts",
+    "build_vocabulary",
+    "load_word_vectors",
+    "embedding_matrix",
+    "negation_probe",
+    "sentiment_sentences",
+    "PROBE_CATEGORIES",
 ]

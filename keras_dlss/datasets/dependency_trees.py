@@ -66,8 +66,10 @@ def check_heads(heads, name="heads", single_root=True):
 
     Example:
 
+    ```pycon
     >>> check_heads([2, 0, 2]).tolist()
     [2, 0, 2]
+    ```
     """
     arr = np.asarray(heads)
     if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
@@ -114,8 +116,10 @@ def is_projective(heads):
 
     Example:
 
+    ```pycon
     >>> is_projective([2, 0, 2]), is_projective([3, 4, 0, 3])
     (True, False)
+    ```
     """
     heads = [int(h) for h in heads]
     arcs = [(min(h, d), max(h, d)) for d, h in enumerate(heads, start=1)]
@@ -152,10 +156,12 @@ def read_conllu_trees(
 
     Example:
 
+    ```pycon
     >>> from keras_dlss.datasets import ud_english_ewt_path
     >>> trees = read_conllu_trees(ud_english_ewt_path("test"))
     >>> trees[0].words[:3], trees[0].heads[:3], trees[0].deprels[:3]
     (['What', 'if', 'Google'], [0, 4, 4], ['root', 'mark', 'nsubj'])
+    ```
     """
     columns = tuple(columns)
     for column in columns:

@@ -45,8 +45,10 @@ def tokenize_text(text):
 
     Example:
 
+    ```pycon
     >>> tokenize_text("It isn't good, is it?")
     ['it', 'is', "n't", 'good', ',', 'is', 'it', '?']
+    ```
     """
     from keras_dlss.applications.tagger import tokenize  # lazy: keeps this module light
 

@@ -46,9 +46,11 @@ class Biaffine(keras.layers.Layer):
 
     Example:
 
+    ```pycon
     >>> layer = Biaffine(3, kernel_initializer="ones")
     >>> layer([np.ones((2, 4, 5)), np.ones((2, 6, 7))]).shape
     (2, 4, 6, 3)
+    ```
     """
 
     def __init__(

@@ -52,12 +52,14 @@ def attachment_scores(gold_heads, gold_rels, pred_heads, pred_rels, upos=None):
 
     Example:
 
+    ```pycon
     >>> scores = attachment_scores(
     ...     [[2, 0, 2]], [["nsubj", "root", "punct"]],
     ...     [[2, 0, 1]], [["nsubj:pass", "root", "punct"]],
     ...     upos=[["PRON", "VERB", "PUNCT"]])
     >>> scores["uas"], scores["las"], scores["uas_no_punct"]
     (0.6666666666666666, 0.6666666666666666, 1.0)
+    ```
     """
     gold_heads = [list(s) for s in gold_heads]
     for name, values in (

@@ -16,6 +16,8 @@ from keras_dlss.models.contrastive_predictive_coding import ContrastivePredictiv
 from keras_dlss.models.custom_step import CustomStep, CustomStepModel
 from keras_dlss.models.cycle_gan import CycleGAN
 from keras_dlss.models.gan import GAN
+from keras_dlss.models.naive_bayes import NBSVM, NaiveBayesClassifier
+from keras_dlss.models.ngram import NGramLanguageModel
 from keras_dlss.models.vae import VAE, ConditionalVAE
 from keras_dlss.models.wrapper import WrapperModel
 
@@ -31,6 +33,8 @@ _ALIASES = {
 # (and tested) under their defining modules, and listed by `dir()`.
 __all__ = ["ConditionalGAN", "CustomStep", "CustomStepModel", "GAN", "WrapperModel"]
 __all__ += ["VAE", "ConditionalVAE", "ContrastivePredictiveCoding", "CycleGAN"]
+__all__ += ["NGramLanguageModel"]
+__all__ += ["NaiveBayesClassifier", "NBSVM"]
 
 
 def __getattr__(name):

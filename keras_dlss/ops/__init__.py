@@ -10,10 +10,30 @@ from keras_dlss.ops.gaussian import (
     gaussian_sample,
 )
 from keras_dlss.ops.gradient_penalty import r1_penalty, wgan_gradient_penalty
+from keras_dlss.ops.graph_attention import graph_attention
+from keras_dlss.ops.graph_convolution import graph_convolution
+from keras_dlss.ops.ntm_addressing import (
+    circular_shift,
+    content_addressing,
+    interpolate,
+    ntm_address,
+    sharpen,
+)
 from keras_dlss.ops.point_cloud_graph import gather_neighbors, knn_indices
+from keras_dlss.ops.pointer_stack import stack_pop, stack_push, stack_top
 from keras_dlss.ops.relative_attention import relative_position_logits
+from keras_dlss.ops.segment_softmax import segment_softmax
+from keras_dlss.ops.spanning_tree import chu_liu_edmonds, eisner, maximum_spanning_tree
 
 __all__ = [
+    "circular_shift",
+    "content_addressing",
+    "interpolate",
+    "ntm_address",
+    "sharpen",
+    "graph_attention",
+    "graph_convolution",
+    "segment_softmax",
     "gaussian_kl_divergence",
     "gaussian_log_likelihood",
     "gaussian_sample",
@@ -30,4 +50,10 @@ __all__ = [
     "knn_indices",
     "r1_penalty",
     "wgan_gradient_penalty",
+    "chu_liu_edmonds",
+    "eisner",
+    "maximum_spanning_tree",
+    "stack_pop",
+    "stack_push",
+    "stack_top",
 ]

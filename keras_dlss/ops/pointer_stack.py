@@ -62,11 +62,13 @@ def stack_push(memory, size, values, where):
 
     Example:
 
+    ```pycon
     >>> memory, size = np.zeros((2, 3, 1), "float32"), np.array([0, 2], "int32")
     >>> memory, size = stack_push(memory, size, np.array([[5.0], [7.0]], "float32"),
     ...                           np.array([True, False]))
     >>> ops.convert_to_numpy(size).tolist(), ops.convert_to_numpy(stack_top(memory, size)).tolist()
     [[1, 2], [[5.0], [0.0]]]
+    ```
     """
     _check(memory, size, where)
     if tuple(values.shape[1:]) != tuple(memory.shape[2:]) and None not in values.shape[1:]:
@@ -95,8 +97,10 @@ def stack_pop(size, where):
 
     Example:
 
+    ```pycon
     >>> ops.convert_to_numpy(stack_pop(np.array([2, 0]), np.array([True, True]))).tolist()
     [1, 0]
+    ```
     """
     v.check_rank("size", size, 1)
     v.check_dtype_kind("size", size, "integer")
@@ -119,9 +123,11 @@ def stack_top(memory, size, depth=0):
 
     Example:
 
+    ```pycon
     >>> memory = np.arange(6, dtype="float32").reshape(2, 3)
     >>> ops.convert_to_numpy(stack_top(memory, np.array([2, 3]), depth=1)).tolist()
     [0.0, 4.0]
+    ```
     """
     _check(memory, size)
     depth = v.check_positive_int("depth", depth, 0)

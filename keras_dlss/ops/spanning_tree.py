@@ -120,9 +120,11 @@ def chu_liu_edmonds(scores):
 
     Example:
 
+    ```pycon
     >>> scores = np.array([[0, 0, 0], [1, 0, 5], [4, 2, 0]], "float32")
     >>> chu_liu_edmonds(scores).tolist()
     [2, 0]
+    ```
     """
     s = _root_penalized(_check_square("scores", scores))
     return _chu_liu_edmonds(s)[1:].astype("int32")
@@ -140,9 +142,11 @@ def eisner(scores):
 
     Example:
 
+    ```pycon
     >>> scores = np.array([[0, 0, 0], [1, 0, 5], [4, 2, 0]], "float32")
     >>> eisner(scores).tolist()
     [2, 0]
+    ```
     """
     w = _root_penalized(_check_square("scores", scores)).T  # w[h, d]
     n1 = len(w)
@@ -209,10 +213,12 @@ def maximum_spanning_tree(scores, lengths=None, projective=False):
 
     Example:
 
+    ```pycon
     >>> scores = np.random.default_rng(0).normal(size=(2, 5, 5))
     >>> heads = maximum_spanning_tree(scores, lengths=[4, 2])
     >>> heads.shape, int((heads[1, 1:3] == 0).sum())
     ((2, 5), 1)
+    ```
     """
     arr = np.asarray(scores, dtype="float64")
     if arr.ndim != 3 or arr.shape[1] != arr.shape[2] or arr.shape[1] < 2:
