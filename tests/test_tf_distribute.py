@@ -62,6 +62,7 @@ print(json.dumps(out))
 APPS = {
     "mlp": {"dropout": 0.0, "normalization": "batch"},  # BatchNormalization
     "tagger": {"dropout": 0.0},  # CRFModel: its own train step (models.CustomStep)
+    "seq2seq": {},  # Seq2SeqTranslator: its own teacher-forced step
 }
 
 

@@ -80,6 +80,21 @@ def gradients(model, loss_fn, wrt, inputs):
     )
 
 
+def unscale_for_distribution(loss):
+    """`loss` from `compute_loss` as one replica's share times the replica count.
+
+    Under `tf.distribute`, Keras's `compute_loss` divides by the number of replicas so
+    that the summed gradients are the global batch's; the logged loss must not be
+    divided (Keras's own step unscales it the same way).
+    """
+    if keras.config.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * ops.cast(replicas, loss.dtype)
+
+
 def _split(out):
     """`loss_fn` returns `(loss, aux)`, `loss` a scalar or a tuple of scalars."""
     if not (isinstance(out, (tuple, list)) and len(out) == 2):

@@ -94,6 +94,7 @@ class CustomStep:
 
         loss, y_pred, grads = self.compute_gradients(loss_fn, lambda: self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
+        loss = _backends.unscale_for_distribution(loss)  # log the global batch's loss
         return self.step_logs(loss, x, y, y_pred, sample_weight)
 
     def custom_test_step(self, data):
@@ -103,7 +104,7 @@ class CustomStep:
         loss = self.compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
         )
-        return self.step_logs(loss, x, y, y_pred, sample_weight)
+        return self.step_logs(_backends.unscale_for_distribution(loss), x, y, y_pred, sample_weight)
 
     def extra_optimizers(self):
         """Optimizers other than `self.optimizer` that the step applies. Defaults to `[]`.
