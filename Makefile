@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/keras-dlss export out/mlp/model.keras --format onnx --out out/mlp/model.onnx
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q tests
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q tests
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site

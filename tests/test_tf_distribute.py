@@ -143,7 +143,7 @@ def test_a_killed_worker_is_restarted_and_training_resumes_from_the_backup(tmp_p
         "--workers",
         "2",
         "--epochs",
-        "40",
+        "12",
         "--limit",
         "256",
         "--batch-size",
@@ -176,5 +176,5 @@ def test_a_killed_worker_is_restarted_and_training_resumes_from_the_backup(tmp_p
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["replicas"] == 2
     # The restarted run began after the backed-up epoch: no epoch was trained twice from scratch.
-    assert metrics["epochs_run"] <= 40 - epoch_at_kill
+    assert metrics["epochs_run"] <= 12 - epoch_at_kill
     assert metrics["test_accuracy"] > 0.5
