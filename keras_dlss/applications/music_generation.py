@@ -137,6 +137,30 @@ def plot_piano_roll(notes, path, title=None):
     return path
 
 
+def midi_files(path):
+    """The `.mid`/`.midi` files under `path` (a folder, searched recursively), sorted.
+
+    Raises:
+        ValueError: fewer than 3 files (train, validation and test need one each).
+    """
+    files = (
+        [path]
+        if os.path.isfile(path)
+        else sorted(
+            os.path.join(root, f)
+            for root, _, names in os.walk(path)
+            for f in names
+            if f.lower().endswith((".mid", ".midi"))
+        )
+    )
+    if len(files) < 3:
+        raise ValueError(
+            f"Argument `data` must be a folder with >= 3 .mid files. Received: data={path!r} "
+            f"({len(files)} files)"
+        )
+    return files
+
+
 def load_music_data(path=None, seed=0, window=128, num_pieces=32, transpositions=(0,)):
     """Windows of the embedded Bach chorales, or of the `.mid` files under `path`.
 
@@ -147,21 +171,7 @@ def load_music_data(path=None, seed=0, window=128, num_pieces=32, transpositions
         pieces = music.load_bach_chorales(num_pieces)
         source = f"music21 Bach chorales ({len(pieces)} pieces, embedded)"
     else:
-        files = (
-            [path]
-            if os.path.isfile(path)
-            else sorted(
-                os.path.join(root, f)
-                for root, _, names in os.walk(path)
-                for f in names
-                if f.lower().endswith((".mid", ".midi"))
-            )
-        )
-        if len(files) < 3:
-            raise ValueError(
-                f"Argument `data` must be a folder with >= 3 .mid files. Received: data={path!r} ({len(files)} files)"
-            )
-        pieces = [music.midi_to_events(f) for f in files]
+        pieces = [music.midi_to_events(f) for f in midi_files(path)]
         source = str(path)
     order = np.random.default_rng(seed).permutation(len(pieces))
     n_held = max(1, len(pieces) // 10)

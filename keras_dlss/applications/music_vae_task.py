@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from keras_dlss.applications.base import Task, TaskData
-from keras_dlss.applications.music_generation import plot_piano_roll
+from keras_dlss.applications.music_generation import midi_files, plot_piano_roll
 from keras_dlss.applications.music_vae_data import (
     STEP_SECONDS,
     STEPS_PER_BAR,
@@ -51,21 +51,7 @@ def write_melodies(melodies, path, title=None, step_seconds=STEP_SECONDS):
 
 
 def _load_midi_folder(path, seed):
-    files = (
-        [path]
-        if os.path.isfile(path)
-        else sorted(
-            os.path.join(root, f)
-            for root, _, names in os.walk(path)
-            for f in names
-            if f.lower().endswith((".mid", ".midi"))
-        )
-    )
-    if len(files) < 3:
-        raise ValueError(
-            f"Argument `data` must be a folder with >= 3 .mid files. Received: data={path!r} "
-            f"({len(files)} files)"
-        )
+    files = midi_files(path)
     melodies = [notes_to_melody(music.read_midi(f)) for f in files]
     order = np.random.default_rng(seed).permutation(len(melodies))
     n_held = max(1, len(melodies) // 10)
