@@ -13,6 +13,7 @@ import numpy as np
 
 from keras_dlss.applications.base import Task, TaskData
 from keras_dlss.applications.semantic_parser import SemanticParser
+from keras_dlss.applications.seq2seq_task import compile_translator
 from keras_dlss.datasets import nl2sql
 from keras_dlss.decoding import Grammar
 
@@ -149,13 +150,7 @@ class SemanticParserTask(Task):
             max_output_length=info["target_length"],
             seed=seed,
         )
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
-            metrics=["accuracy"],
-            jit_compile=jit_compile,
-        )
-        return model
+        return compile_translator(model, learning_rate, jit_compile)
 
     def decode(self, model, source, constrained, batch_size=256):
         info, out = self._info, []

@@ -76,6 +76,17 @@ def decode_targets(ids, info):
     return np.array(texts, dtype=object).reshape(ids.shape[:-1]).tolist()
 
 
+def compile_translator(model, learning_rate, jit_compile):
+    """Teacher-forced token cross-entropy (padding id 0 ignored), clipped Adam, accuracy."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
+    return model
+
+
 def _vocabularies(train_pairs):
     source_chars = sorted({ch for s, _ in train_pairs for ch in s.lower()})
     target_chars = sorted({ch for _, t in train_pairs for ch in t})
@@ -147,13 +158,7 @@ class Seq2SeqTask(Task):
             dropout=dropout,
             seed=seed,
         )
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
-            metrics=["accuracy"],
-            jit_compile=jit_compile,
-        )
-        return model
+        return compile_translator(model, learning_rate, jit_compile)
 
     def fit(self, model, data, *, epochs, batch_size, callbacks, verbose=1):
         callbacks = list(callbacks or [])
