@@ -73,6 +73,8 @@ def main(argv=None):
         args.task_options = extra
     args.argv = list(sys.argv[1:] if argv is None else argv)  # `train --workers` relaunches it
     warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)  # tf2onnx
+    if hasattr(args, "before_keras"):  # e.g. the XLA device flags JAX reads at import
+        args.before_keras(args)
     import_keras()
     try:
         return args.run(args)

@@ -85,16 +85,18 @@ def configure(parser):
     )
     parser.add_argument(
         "--strategy",
-        choices=("mirrored", "multiworker"),
+        choices=("mirrored", "multiworker", "data-parallel"),
         default=None,
         help="tf.distribute strategy (TensorFlow backend): mirrored = all GPUs of this machine, "
-        "or --devices logical CPUs without GPUs; multiworker = the TF_CONFIG cluster",
+        "or --devices logical CPUs without GPUs; multiworker = the TF_CONFIG cluster; "
+        "data-parallel = keras.distribution.DataParallel (JAX backend: all devices, or "
+        "--devices host CPUs)",
     )
     parser.add_argument(
         "--devices",
         type=positive_int,
         default=None,
-        help="replicas of --strategy mirrored on CPU (default 2)",
+        help="replicas of --strategy mirrored or data-parallel on CPU (default 2)",
     )
     parser.add_argument(
         "--workers",
@@ -110,7 +112,15 @@ def configure(parser):
         metavar="DIR",
         help="keras.callbacks.BackupAndRestore: a restarted run resumes from the last epoch backed up",
     )
-    parser.set_defaults(run=run, task_options=[])
+    parser.set_defaults(run=run, task_options=[], before_keras=_before_keras)
+
+
+def _before_keras(args):
+    """Splits the host CPU into --devices XLA devices for a JAX data-parallel run."""
+    if args.strategy == "data-parallel":
+        from keras_dlss.jax_distribution import force_host_devices
+
+        force_host_devices(args.devices or 2)
 
 
 def _export_formats(value):
@@ -149,8 +159,9 @@ def run(args):
     hparams_model = {k: val for k, val in hparams.items() if k not in data_kwargs}
     if args.limit:
         data = limit_examples(data, args.limit)
+    data = _divisible_by_replicas(data, args, strategy)
     jit_compile = not args.no_xla and _xla_supported(strategy)
-    with strategy.scope() if strategy else contextlib.nullcontext():
+    with _scope(strategy):
         model = task.build_model(data, jit_compile=jit_compile, seed=args.seed, **hparams_model)
     history, timing = _fit(keras, task, model, data, args, strategy)
     metrics = task.evaluate(model, data)
@@ -163,7 +174,7 @@ def run(args):
             **timing,
             "jit_compile": jit_compile,
             "options": hparams,
-            "replicas": strategy.num_replicas_in_sync if strategy else 1,
+            "replicas": _replicas(strategy),
             "train_examples": _num_examples(data.train),
             "data": data.info.get("source", args.data or "embedded default"),
         }
@@ -211,6 +222,42 @@ def limit_examples(data, n):
     return type(data)(head(data.train), head(data.validation), head(data.test), data.info)
 
 
+def _divisible_by_replicas(data, args, strategy):
+    """For `keras.distribution`: every batch, the last included, must split evenly.
+
+    JAX shards each batch across the devices; a last batch of 15 on 2 devices
+    cannot be. Each split is cut to a multiple of the device count (at most
+    R - 1 examples dropped, said on stderr), and the batch size must be one.
+    """
+    if strategy is None or hasattr(strategy, "num_replicas_in_sync"):
+        return data
+    replicas = _replicas(strategy)
+    batch_size = args.batch_size or get_task(args.app).default_batch_size
+    if batch_size % replicas:
+        raise UsageError(
+            f"--batch-size {batch_size} must be a multiple of the {replicas} devices of "
+            "--strategy data-parallel"
+        )
+    splits = (data.train, data.validation, data.test)
+    sizes = [_num_examples(split) for split in splits if split is not None]
+    if all(n % replicas == 0 for n in sizes):
+        return data
+    print(
+        f"keras-dlss train: each split cut to a multiple of {replicas} devices (sizes {sizes})",
+        file=sys.stderr,
+    )
+    return type(data)(*(_cut(split, replicas) for split in splits), data.info)
+
+
+def _cut(split, multiple):
+    import keras
+
+    if split is None:
+        return None
+    n = _num_examples(split) // multiple * multiple
+    return keras.tree.map_structure(lambda a: a[:n], split)
+
+
 def _num_examples(split):
     import keras
 
@@ -220,9 +267,9 @@ def _num_examples(split):
 def _launch(args):
     from keras_dlss import tf_distribute
 
-    if args.strategy == "mirrored":
+    if args.strategy in ("mirrored", "data-parallel"):
         raise UsageError(
-            "--workers runs MultiWorkerMirroredStrategy; it contradicts --strategy mirrored"
+            f"--workers runs MultiWorkerMirroredStrategy; it contradicts --strategy {args.strategy}"
         )
     out = args.out or os.path.join("out", args.app)
     return tf_distribute.launch_workers(
@@ -230,12 +277,35 @@ def _launch(args):
     )
 
 
+def _replicas(strategy):
+    if strategy is None:
+        return 1
+    if hasattr(strategy, "num_replicas_in_sync"):
+        return strategy.num_replicas_in_sync
+    return len(strategy.device_mesh.devices.ravel())
+
+
 def _strategy(keras, args):
-    """The `tf.distribute` strategy asked for, or None."""
+    """The `tf.distribute` strategy or `keras.distribution` asked for, or None.
+
+    A `keras.distribution` (JAX) is made the global distribution here: it has no
+    `scope()` that covers `fit`, `evaluate` and the exports alike.
+    """
     if args.strategy is None:
         if args.devices:
-            raise UsageError("--devices needs --strategy mirrored")
+            raise UsageError("--devices needs --strategy mirrored or data-parallel")
         return None
+    if args.strategy == "data-parallel":
+        if keras.config.backend() != "jax":
+            raise UsageError(
+                "--strategy data-parallel uses keras.distribution and needs KERAS_BACKEND=jax "
+                f"(this is {keras.config.backend()}; on TensorFlow use --strategy mirrored)"
+            )
+        from keras_dlss.jax_distribution import data_parallel
+
+        distribution = data_parallel(args.devices or 2)
+        keras.distribution.set_distribution(distribution)
+        return distribution
     if keras.config.backend() != "tensorflow":
         raise UsageError(
             f"--strategy uses tf.distribute and needs KERAS_BACKEND=tensorflow "
@@ -246,8 +316,14 @@ def _strategy(keras, args):
     return tf_distribute.make_strategy(args.strategy, args.devices)
 
 
+def _scope(strategy):
+    if strategy is None or not hasattr(strategy, "num_replicas_in_sync"):
+        return contextlib.nullcontext()  # keras.distribution: already global
+    return strategy.scope()
+
+
 def _xla_supported(strategy):
-    if strategy is None:
+    if strategy is None or not hasattr(strategy, "num_replicas_in_sync"):
         return True
     from keras_dlss.tf_distribute import xla_supported
 
@@ -278,7 +354,7 @@ def _fit(keras, task, model, data, args, strategy=None):
         callbacks += tensorboard_callbacks(keras, task, data, args.tensorboard)
     start = time.perf_counter()
     synchronized = contextlib.nullcontext()
-    if strategy is not None:
+    if strategy is not None and hasattr(strategy, "num_replicas_in_sync"):
         from keras_dlss.tf_distribute import synchronized_batch_norm
 
         synchronized = synchronized_batch_norm(model)
