@@ -290,6 +290,17 @@ def _callable_variables(variables):
 
 def _float_outputs(out):
     flat = [o for o in tree.flatten(out) if _is_array(o)]
+    demoted = [keras.backend.standardize_dtype(o.dtype) for o in flat if is_floating(o)]
+    if any(d != "float64" for d in demoted):
+        # Finite differences of float32 values are noise: fail loudly, never report it.
+        raise ValueError(
+            "gradient_check ran `fn` in float64 but it returned "
+            f"{sorted(set(demoted) - {'float64'})} outputs: an operation inside demoted "
+            "float64. Keras 3.15 does this on the JAX and PyTorch backends in every op that "
+            "takes its dtype from `keras.backend.result_type` (e.g. `ops.tanh`; "
+            "keras-team/keras#23223); check on the TensorFlow backend, or cast inside `fn`. "
+            f"Received: output dtypes {demoted}"
+        )
     floats = [ops.cast(o, "float64") for o in flat if is_floating(o)]
     if not floats:
         dtypes = [keras.backend.standardize_dtype(o.dtype) for o in flat]

@@ -217,6 +217,11 @@ def verify_export(model, case, expected):
 def verify_gradients(layer, case, gradient_kwargs):
     from keras_dlss.debugging import GradientCheckError, gradient_check
 
+    if keras.backend.result_type("float64", "float64") != "float64":
+        return (
+            f"Keras demotes float64 to float32 on {keras.config.backend()} "
+            "(keras-team/keras#23223); checked on TensorFlow"
+        )
     kwargs = {"fast_mode": True, **(gradient_kwargs or {})}
     call_kwargs = {**case.tensor_kwargs, **case.static_kwargs}
     try:
