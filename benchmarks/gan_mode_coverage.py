@@ -13,7 +13,10 @@ the non-saturating loss with and without EMA and with R1 (Mescheder et al.
 2018, gamma 1, EMA 0.999: the recommended recipe); hinge with and without
 EMA; WGAN-GP as Gulrajani et al. 2017 train it: 5 critic steps per
 generator step, penalty 10, Adam(1e-4, β=(0, 0.9)). The other arms use
-Adam(`--lr`, β=(0.5, 0.9)) for both players. Both players are 3-layer MLPs
+Adam(`--lr`, β=(0.5, 0.9)) for both players. Two control arms: R1 at the
+constructor's default weight γ = 10 (is γ = 1 a tuned choice?), and WGAN-GP
+with 5 critic steps but the other arms' Adam (what this step budget gives it;
+the paper's learning rate needs far more steps). Both players are 3-layer MLPs
 (128 ReLU units), batch 256, jit_compile=True.
 
 Run: python benchmarks/gan_mode_coverage.py [--steps 2000] [--problems ring,grid] [--seeds 3]
@@ -48,6 +51,17 @@ ARMS = {
     "hinge+ema": {"loss": "hinge", "ema_decay": 0.999},
     "wgan_gp (n_critic 5)": _WGAN_GP,
     "wgan_gp (n_critic 5)+ema": {**_WGAN_GP, "ema_decay": 0.999},
+    # R1 at the constructor's default weight (10): is gamma = 1 a tuned choice?
+    "non_saturating+r1(gamma 10)+ema": {
+        "loss": "non_saturating",
+        "gradient_penalty": "r1",
+        "ema_decay": 0.999,
+    },
+    # WGAN-GP with the other arms' Adam(1e-3, beta=(0.5, 0.9)): what 2,000 steps give it.
+    "wgan_gp (n_critic 5; other arms' Adam)": {
+        "loss": "wasserstein_gp",
+        "discriminator_steps": 5,
+    },
 }
 
 

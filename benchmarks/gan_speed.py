@@ -9,6 +9,9 @@ Conv2d/LeakyReLU discriminator, same shapes and parameter counts) and runs the
 same alternating step, in its own process (PITFALLS.md: TF's thread pools slow
 torch in the same process), with torch's default thread count and with one
 thread (on a loaded machine the default collapses); the faster is the peer.
+CPU milliseconds per step (process time, all threads) are printed too: on a
+shared machine they say how much work a step is when wall-clock rates do not,
+and wall time / CPU time shows how many cores an arm keeps busy.
 
 Run: python benchmarks/gan_speed.py [--steps 200]
 """
@@ -56,12 +59,13 @@ def step(real):
     g_opt.zero_grad(); g_loss.backward(); g_opt.step()
 for i in range(10):
     step(data[:batch])
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 for i in range(steps):
     step(data[i * batch:(i + 1) * batch])
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 params = sum(p.numel() for p in G.parameters()) + sum(p.numel() for p in D.parameters())
-print(json.dumps({"steps_per_second": steps / seconds, "params": params, "threads": torch.get_num_threads()}))
+print(json.dumps({"steps_per_second": steps / seconds, "cpu_ms": 1000 * cpu / steps,
+                  "params": params, "threads": torch.get_num_threads()}))
 """
 
 
@@ -80,10 +84,10 @@ def keras_arm(steps, jit_compile):
     )
     data = np.random.default_rng(0).uniform(-1, 1, (steps * BATCH, SIZE, SIZE, 1)).astype("float32")
     gan.fit(data[: 10 * BATCH], batch_size=BATCH, epochs=1, verbose=0)  # trace and compile
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     gan.fit(data, batch_size=BATCH, epochs=1, verbose=0)
-    seconds = time.perf_counter() - start
-    return steps / seconds, gan.count_params()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return steps / seconds, 1000 * cpu / steps, gan.count_params()
 
 
 def main():
@@ -105,8 +109,8 @@ def main():
         )
         torch_results[threads] = json.loads(out.stdout.strip().splitlines()[-1])
     torch_result = max(torch_results.values(), key=lambda r: r["steps_per_second"])
-    xla, params = keras_arm(args.steps, True)
-    plain, _ = keras_arm(args.steps, False)
+    xla, xla_cpu, params = keras_arm(args.steps, True)
+    plain, plain_cpu, _ = keras_arm(args.steps, False)
     peer = torch_result["steps_per_second"]
     import keras
 
@@ -114,14 +118,20 @@ def main():
         f"DCGAN 16x16, batch {BATCH}, {args.steps} timed steps; Keras backend "
         f"{keras.config.backend()}; parameters Keras {params} / PyTorch {torch_result['params']}"
     )
-    print("| arm | steps/s | vs PyTorch |")
-    print("|---|---|---|")
-    print(f"| keras-dlss GAN, jit_compile=True | {xla:.1f} | {xla / peer:.2f}x |")
-    print(f"| keras-dlss GAN, jit_compile=False | {plain:.1f} | {plain / peer:.2f}x |")
+    print("| arm | steps/s | vs PyTorch | CPU ms/step (all threads) |")
+    print("|---|---|---|---|")
+    print(f"| keras-dlss GAN, jit_compile=True | {xla:.1f} | {xla / peer:.2f}x | {xla_cpu:.1f} |")
+    print(
+        f"| keras-dlss GAN, jit_compile=False | {plain:.1f} | {plain / peer:.2f}x | "
+        f"{plain_cpu:.1f} |"
+    )
     for threads, result in torch_results.items():
         name = f"{result['threads']} threads (default)" if threads == 0 else "1 thread"
         speed = result["steps_per_second"]
-        print(f"| PyTorch 2.13 eager, own process, {name} | {speed:.1f} | {speed / peer:.2f}x |")
+        print(
+            f"| PyTorch 2.13 eager, own process, {name} | {speed:.1f} | {speed / peer:.2f}x | "
+            f"{result['cpu_ms']:.1f} |"
+        )
 
 
 if __name__ == "__main__":
