@@ -45,7 +45,10 @@ def _row_mask(size, capacity, dtype):
 
 
 def _expand(mask, rank):
-    return ops.reshape(mask, tuple(mask.shape) + (1,) * (rank - 2))
+    # expand_dims, not reshape: the batch size may be unknown while tracing.
+    for _ in range(rank - 2):
+        mask = ops.expand_dims(mask, -1)
+    return mask
 
 
 def stack_push(memory, size, values, where):
@@ -76,7 +79,7 @@ def stack_push(memory, size, values, where):
             f"Argument `values` must have shape [B, {', '.join(map(str, memory.shape[2:]))}]. "
             f"Received: values.shape={tuple(values.shape)}"
         )
-    capacity = memory.shape[1]
+    capacity = ops.shape(memory)[1]  # may be unknown while tracing
     act = ops.logical_and(ops.cast(where, "bool"), ops.less(size, capacity))
     mask = _row_mask(size, capacity, memory.dtype) * ops.cast(act, memory.dtype)[:, None]
     mask = _expand(mask, len(memory.shape))
@@ -131,5 +134,6 @@ def stack_top(memory, size, depth=0):
     """
     _check(memory, size)
     depth = v.check_positive_int("depth", depth, 0)
-    mask = _expand(_row_mask(size - 1 - depth, memory.shape[1], memory.dtype), len(memory.shape))
+    capacity = ops.shape(memory)[1]
+    mask = _expand(_row_mask(size - 1 - depth, capacity, memory.dtype), len(memory.shape))
     return ops.sum(memory * mask, axis=1)
