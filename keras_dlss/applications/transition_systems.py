@@ -35,6 +35,8 @@ References:
       Short-Term Memory", ACL 2015.
 """
 
+import numpy as np
+
 from keras_dlss import _validation as v
 from keras_dlss.datasets.dependency_trees import check_heads, is_projective
 
@@ -235,3 +237,58 @@ def dynamic_oracle(config, heads):
     costs = action_costs(config, heads)
     best = min(costs.values())
     return [a for a, c in costs.items() if c == best]
+
+
+def transition_targets(heads, labels, system="arc-standard"):
+    """Static-oracle targets of encoded trees, for teacher-forced training.
+
+    Args:
+        heads: `[B, P]` int array. Heads of positions 1..n (1-based, 0 = root),
+            -1 at position 0 and at padding (as `parser_task.encode_trees` gives).
+        labels: `[B, P]` int array. Relation ids, -1 where there is none.
+        system: `"arc-standard"` or `"arc-hybrid"`. Defaults to `"arc-standard"`.
+
+    Returns:
+        `(actions, relations, projective)`: `[B, 2 * (P - 1)]` int arrays (action
+        ids; the dependent's relation id at arc steps; -1 elsewhere) and a `[B]`
+        bool array. Non-projective rows, which the system cannot build, are all -1
+        and False in `projective`: filter them out.
+
+    Example:
+
+    ```pycon
+    >>> actions, relations, ok = transition_targets(
+    ...     np.array([[-1, 2, 0, 2]]), np.array([[-1, 4, 1, 5]]))
+    >>> actions.tolist(), relations.tolist(), ok.tolist()
+    ([[0, 0, 1, 0, 2, 2]], [[-1, -1, 4, -1, 5, 1]], [True])
+    ```
+    """
+    heads, labels = np.asarray(heads), np.asarray(labels)
+    v.check_rank("heads", heads, 2)
+    if labels.shape != heads.shape:
+        raise ValueError(
+            f"Argument `labels` must have the shape of `heads` {heads.shape}. "
+            f"Received: labels.shape={labels.shape}"
+        )
+    steps = 2 * (heads.shape[1] - 1)
+    actions = np.full((len(heads), steps), -1, "int32")
+    relations = np.full((len(heads), steps), -1, "int32")
+    projective = np.zeros(len(heads), bool)
+    for row in range(len(heads)):
+        n = int((heads[row, 1:] >= 0).sum())
+        try:
+            sequence = static_oracle(heads[row, 1 : n + 1].tolist(), system)
+        except ValueError:
+            continue
+        config = Configuration(n, system)
+        for t, action in enumerate(sequence):
+            if action == RIGHT_ARC or (action == LEFT_ARC and system == "arc-hybrid"):
+                dependent = config.stack[-1]
+            elif action == LEFT_ARC:
+                dependent = config.stack[-2]
+            if action != SHIFT:
+                relations[row, t] = labels[row, dependent]
+            config.apply(action)
+        actions[row, : len(sequence)] = sequence
+        projective[row] = True
+    return actions, relations, projective
