@@ -66,7 +66,7 @@ class GATTask(Task):
         model = cls(
             data.info["num_features"], len(data.info["classes"]), graph=graph, seed=seed, **hparams
         )
-        model.compile(jit_compile=jit_compile)
+        model.compile(jit_compile="auto" if jit_compile else False)
         return model
 
     def fit(self, model, data, *, epochs, batch_size, callbacks, verbose=1):
