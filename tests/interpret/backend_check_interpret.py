@@ -9,7 +9,7 @@ import json
 import keras
 import numpy as np
 
-from keras_dlss import adversarial, interpret
+from keras_dlss import adversarial, interpret, metrics
 
 
 def _models():
@@ -87,8 +87,24 @@ def compute(jit_compile=True, train=True):
             1
         ],
     }
+    concept, randoms = x + 1.0, [x * k for k in (0.5, 0.7, 0.9)]
+    out["cav_fit"] = interpret.ConceptActivationVector.fit(mlp, "h", concept, randoms[0]).vector
+    out["tcav_test"] = interpret.tcav(mlp, x, 0, "h", {"shifted": concept}, randoms)["shifted"][
+        "scores"
+    ]
+    out["loss_landscape"] = interpret.loss_landscape(
+        mlp, x, y, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), steps=3
+    )["losses"]
+    out["randomization"] = interpret.model_randomization_check(mlp, "gradient", x, 0)[
+        "spearman_abs"
+    ]
+    robust = metrics.RobustAccuracy(mlp, 0.3, attack="fgsm", jit_compile=jit_compile)
+    robust.update_state(x, y)
+    out["robust_accuracy"] = robust.result()
     if not train:
         return _lists(out)
+    # Gaussian noise comes from the backend's generator, so only its finiteness is compared.
+    out["noise_stability"] = list(metrics.noise_stability(mlp, x, ["h"], num_samples=2).values())
     net = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, activation="softmax")])
     model = adversarial.AdversarialTrainingModel(net, eps=0.1, steps=2, seed=0)
     model.compile(

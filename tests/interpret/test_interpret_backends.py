@@ -20,6 +20,7 @@ def test_every_method_runs_on_jax_with_tensorflow_numbers(run_under_backend):
     tf = _load().compute(jit_compile=False, train=False)  # eager: no compile time here
     assert tf["backend"] == "tensorflow"
     assert np.isfinite(jax.pop("adv_train_loss"))
+    assert np.all(np.isfinite(jax.pop("noise_stability")))
     for key, value in tf.items():
         if key == "backend":
             continue
