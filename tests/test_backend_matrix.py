@@ -50,7 +50,11 @@ FLAGS = {
 # in the application's own module.
 APP_OPTIONS = {
     "memn2n": ["--embedding-dim", "8", "--hops", "2"],
+    "bidaf": [*("--units", "8", "--embedding-dim", "16", "--modeling-layers", "1")]
+    + ["--max-context-length", "24"],
+    "film-vqa": ["--filters", "8", "--hidden", "16", "--blocks", "1", "--images", "20"],
     "ntm": ["--units", "8", "--memory-size", "8", "--memory-width", "4"],
+    "pointer": ["--units", "8"],
     "text-classifier": ["--kind", "cbow", "--embedding-dim", "16"],
     "resnet": ["--depth", "8", "--width", "8"],
     "music-vae": ["--units", "16", "--latent-dim", "8", "--conductor-units", "16"],
@@ -60,9 +64,11 @@ APP_OPTIONS = {
 }
 INPUTS = {
     "memn2n": ["Mary moved to the kitchen. John went to the garden. Where is Mary?"],
+    "bidaf": ["Alice was born in Paris in 1950. Alice works as a nurse. | Where was Alice born?"],
     "mlp": [" ".join(["0.5"] * 64)],
     "tagger": ["The cat sat on the mat .", "She ca n't go"],
     "parser": ["The cat sat on the mat .", "She ca n't go"],
+    "pointer": ["0.5 0.1 0.9 0.3"],
     "seq2seq": ["3rd of march 1987", "june 5, 2001"],
     "semantic-parser": ["how many employees in sales", "list the names of employees aged over 40"],
     "text-classifier": ["a charming , funny film .", "the plot is not good"],
@@ -86,6 +92,7 @@ SKIPS = {
     ("*", "jax", "onnx"): _JAX2ONNX,
     ("tagger", "torch", "onnx"): _TRACED_LOOP,
     ("ntm", "torch", "onnx"): _TRACED_LOOP,
+    ("bidaf", "torch", "onnx"): _TRACED_LOOP,
     ("parser", "torch", "onnx"): _TRACED_LOOP,
     ("music-transformer", "torch", "onnx"): _TORCH_GATHER,
     ("fcn", "jax", "tf_saved_model"): (

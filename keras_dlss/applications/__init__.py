@@ -2,11 +2,13 @@
 
 from keras_dlss.applications.base import Task, TaskData
 from keras_dlss.applications.biaffine_parser import BiaffineParser, BiaffineParserModel
+from keras_dlss.applications.bidaf import BiDAF
 from keras_dlss.applications.darts import DARTSNetwork
 from keras_dlss.applications.darts_genotype import derive_genotype
 from keras_dlss.applications.dcgan import DCGAN, dcgan_discriminator, dcgan_generator
 from keras_dlss.applications.dgcnn import DGCNN
 from keras_dlss.applications.fcn import FCN, BilinearUpsampling, conv_backbone
+from keras_dlss.applications.film_vqa import FiLMQuestionAnswering
 from keras_dlss.applications.fully_convolutional import to_fully_convolutional
 from keras_dlss.applications.gat import GAT, GCN, node_classification_inputs
 from keras_dlss.applications.image_grid import image_grid, save_image_grid
@@ -19,11 +21,13 @@ from keras_dlss.applications.music_generation import generate_performance, plot_
 from keras_dlss.applications.music_transformer import MusicTransformer
 from keras_dlss.applications.music_vae import MusicVAE
 from keras_dlss.applications.performance_rnn import PerformanceRNN
+from keras_dlss.applications.pointer_network import PointerNetwork
 from keras_dlss.applications.pointnet import PointNet
 from keras_dlss.applications.registry import get_task, register_task, task_names
 from keras_dlss.applications.resnet import PlainNet, ResNet
 from keras_dlss.applications.semantic_parser import SemanticParser
 from keras_dlss.applications.seq2seq import Seq2SeqTranslator
+from keras_dlss.applications.stack_lstm_parser import StackLSTMParser, StackLSTMParserModel
 from keras_dlss.applications.tagger import BiLSTMCRFTagger
 from keras_dlss.applications.text_classifier import TextClassifier, fit_sif, sif_word_weights
 from keras_dlss.applications.text_classifier_layers import (
@@ -35,6 +39,8 @@ from keras_dlss.applications.text_classifier_layers import (
 from keras_dlss.applications.voxnet import VoxNet
 
 __all__ = [
+    "FiLMQuestionAnswering",
+    "BiDAF",
     "GAT",
     "GCN",
     "node_classification_inputs",
@@ -52,6 +58,7 @@ __all__ = [
     "LateFusion3D",
     "MultiViewCNN",
     "PointNet",
+    "PointerNetwork",
     "VoxNet",
     "MemN2N",
     "MLPClassifier",
@@ -64,6 +71,8 @@ __all__ = [
     "ResNet",
     "SemanticParser",
     "Seq2SeqTranslator",
+    "StackLSTMParser",
+    "StackLSTMParserModel",
     "Task",
     "TaskData",
     "generate_performance",

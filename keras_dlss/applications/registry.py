@@ -32,7 +32,10 @@ _TASKS: dict[str, str] = {
     "text-classifier": "keras_dlss.applications.text_classifier_task:TextClassifierTask",
     "language-model": "keras_dlss.applications.language_model_task:LanguageModelTask",
     "memn2n": "keras_dlss.applications.memn2n:MemN2NTask",
+    "bidaf": "keras_dlss.applications.bidaf_task:BiDAFTask",
     "ntm": "keras_dlss.applications.ntm_task:NTMTask",
+    "film-vqa": "keras_dlss.applications.film_vqa_task:FiLMVQATask",
+    "pointer": "keras_dlss.applications.pointer_task:PointerTask",
 }
 
 

@@ -48,6 +48,14 @@ from keras_dlss.datasets.point_clouds import (
     point_clouds,
 )
 from keras_dlss.datasets.shapes import SHAPE_NAMES, shapes
+from keras_dlss.datasets.sort_of_clevr import SortOfCLEVR, sort_of_clevr
+from keras_dlss.datasets.squad import (
+    generate_reading_comprehension,
+    parse_squad,
+    read_squad_json,
+    squad_vocabulary,
+    vectorize_squad,
+)
 from keras_dlss.datasets.text_classification import (
     build_vocabulary,
     encode_texts,
@@ -73,6 +81,13 @@ from keras_dlss.datasets.tree_linearization import delinearize, linearize_tree
 from keras_dlss.datasets.ud_english_ewt import load_ud_english_ewt, ud_english_ewt_path
 
 __all__ = [
+    "SortOfCLEVR",
+    "sort_of_clevr",
+    "generate_reading_comprehension",
+    "parse_squad",
+    "read_squad_json",
+    "squad_vocabulary",
+    "vectorize_squad",
     "LanguageModelCorpus",
     "build_language_model_corpus",
     "conllu_word_forms",

@@ -1,5 +1,9 @@
 """keras_dlss.losses: public exports (each listed in `__all__`)."""
 
+from keras_dlss.losses.contrastive_ranking import (
+    ContrastiveRankingLoss,
+    contrastive_ranking_loss,
+)
 from keras_dlss.losses.discriminative_instance import (
     DiscriminativeInstanceLoss,
     discriminative_instance_loss,
@@ -24,6 +28,8 @@ from keras_dlss.losses.info_nce import InfoNCE, info_nce_logits, info_nce_loss
 from keras_dlss.losses.total_variation import TotalVariation, total_variation_loss
 
 __all__ = [
+    "ContrastiveRankingLoss",
+    "contrastive_ranking_loss",
     "InfoNCE",
     "info_nce_logits",
     "info_nce_loss",

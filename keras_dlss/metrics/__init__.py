@@ -16,8 +16,11 @@ from keras_dlss.metrics.sequence_labeling import (
     token_accuracy,
 )
 from keras_dlss.metrics.sharpness import sharpness
+from keras_dlss.metrics.squad import squad_exact_match, squad_f1
 
 __all__ = [
+    "squad_exact_match",
+    "squad_f1",
     "attachment_scores",
     "FrechetDistance",
     "BitsPerCharacter",
