@@ -135,15 +135,15 @@ class BiDAF(PresetCompile, keras.Model):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile=True, **kwargs):
         """Compiles with the preset (Adam, clipnorm 5) unless told otherwise (XLA by default)."""
-        self._remember_preset(optimizer, loss, metrics, kwargs)
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(self.learning_rate, clipnorm=5.0)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="pointer_accuracy")]
-        super().compile(
-            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
+        self._compile_classifier(
+            optimizer,
+            loss,
+            metrics,
+            jit_compile,
+            kwargs,
+            preset_optimizer=lambda: keras.optimizers.Adam(self.learning_rate, clipnorm=5.0),
+            from_logits=True,
+            metric_name="pointer_accuracy",
         )
 
     def get_config(self):

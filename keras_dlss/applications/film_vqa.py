@@ -216,15 +216,13 @@ class FiLMQuestionAnswering(PresetCompile, keras.Model):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile=True, **kwargs):
         """Compiles with Adam and cross-entropy unless told otherwise (XLA on by default)."""
-        self._remember_preset(optimizer, loss, metrics, kwargs)
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(self.learning_rate)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy()
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(
-            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
+        self._compile_classifier(
+            optimizer,
+            loss,
+            metrics,
+            jit_compile,
+            kwargs,
+            preset_optimizer=lambda: keras.optimizers.Adam(self.learning_rate),
         )
 
     def get_config(self):

@@ -70,19 +70,13 @@ class _NodeClassifier(PresetCompile, keras.Model):
         `jit_compile="auto"` uses XLA on JAX only: on TensorFlow's CPU, XLA makes the
         input-feature dropout ~80x slower than the rest of the step.
         """
-        self._remember_preset(optimizer, loss, metrics, kwargs)
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(self.learning_rate)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy()
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(
-            optimizer=optimizer,
-            loss=loss,
-            metrics=metrics,
-            jit_compile=_resolve_jit(jit_compile),
-            **kwargs,
+        self._compile_classifier(
+            optimizer,
+            loss,
+            metrics,
+            _resolve_jit(jit_compile),
+            kwargs,
+            preset_optimizer=lambda: keras.optimizers.Adam(self.learning_rate),
         )
 
     def get_config(self):

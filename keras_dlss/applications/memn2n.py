@@ -117,15 +117,13 @@ class MemN2N(PresetCompile, keras.Model):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile=True, **kwargs):
         """Compiles with the preset (Adam, clipnorm 40) unless told otherwise (XLA by default)."""
-        self._remember_preset(optimizer, loss, metrics, kwargs)
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(self.learning_rate, clipnorm=40.0)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy()
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(
-            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
+        self._compile_classifier(
+            optimizer,
+            loss,
+            metrics,
+            jit_compile,
+            kwargs,
+            preset_optimizer=lambda: keras.optimizers.Adam(self.learning_rate, clipnorm=40.0),
         )
 
     def memory_attention(self, inputs):

@@ -180,21 +180,19 @@ class MLPClassifier(PresetCompile, keras.Model):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile=True, **kwargs):
         """Compiles with the preset optimizer unless told otherwise (XLA on by default)."""
-        self._remember_preset(optimizer, loss, metrics, kwargs)
-        if optimizer == "auto":
-            optimizer = make_optimizer(
+        self._compile_classifier(
+            optimizer,
+            loss,
+            metrics,
+            jit_compile,
+            kwargs,
+            preset_optimizer=lambda: make_optimizer(
                 self.optimizer_preset,
                 self.learning_rate,
                 self.decay,
                 self.decay_steps,
                 self.decay_rate,
-            )
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy()
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(
-            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
+            ),
         )
 
     def get_config(self):

@@ -12,6 +12,8 @@ A mixin, not a base class: Keras rewrites the bases of a `Model` subclass built 
 (see docs/models.md).
 """
 
+import keras
+
 
 class PresetCompile:
     """Mixin for `keras.Model` subclasses whose `compile` has an "auto" preset.
@@ -22,6 +24,32 @@ class PresetCompile:
 
     def _remember_preset(self, optimizer, loss, metrics, kwargs):
         self._auto_compile = all(arg == "auto" for arg in (optimizer, loss, metrics)) and not kwargs
+
+    def _compile_classifier(
+        self,
+        optimizer,
+        loss,
+        metrics,
+        jit_compile,
+        kwargs,
+        *,
+        preset_optimizer,
+        from_logits=False,
+        metric_name="accuracy",
+    ):
+        """The body of a classifier's preset `compile`: each "auto" argument becomes the
+        preset, `preset_optimizer()` (called only when needed), sparse categorical
+        cross-entropy and accuracy, then `keras.Model.compile`."""
+        self._remember_preset(optimizer, loss, metrics, kwargs)
+        if optimizer == "auto":
+            optimizer = preset_optimizer()
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name=metric_name)]
+        super().compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
+        )
 
     def get_compile_config(self):
         if getattr(self, "_auto_compile", False):

@@ -195,16 +195,16 @@ class ResNet(PresetCompile, keras.Model):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile=True, **kwargs):
         """Compiles with the preset (Nesterov SGD, cross-entropy, accuracy, XLA) unless told otherwise."""
-        self._remember_preset(optimizer, loss, metrics, kwargs)
-        if optimizer == "auto":
-            optimizer = keras.optimizers.SGD(self.learning_rate, momentum=0.9, nesterov=True)
-        if loss == "auto":
-            from_logits = self.classifier_activation is None
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(
-            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
+        self._compile_classifier(
+            optimizer,
+            loss,
+            metrics,
+            jit_compile,
+            kwargs,
+            preset_optimizer=lambda: keras.optimizers.SGD(
+                self.learning_rate, momentum=0.9, nesterov=True
+            ),
+            from_logits=self.classifier_activation is None,
         )
 
     def get_config(self):
