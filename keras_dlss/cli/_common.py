@@ -105,3 +105,10 @@ def readable_path(value):
     if not os.access(value, os.R_OK):
         raise argparse.ArgumentTypeError(f"not readable: {value!r}")
     return value
+
+
+def num_examples(split):
+    """How many examples a split holds (the length of its first leaf)."""
+    import keras
+
+    return int(len(keras.tree.flatten(split)[0]))

@@ -16,12 +16,13 @@ import os
 import sys
 import time
 
-from keras_dlss.cli import artifacts
+from keras_dlss.cli import artifacts, distribution
 from keras_dlss.cli._common import (
     UsageError,
     command,
     get_task,
     import_keras,
+    num_examples,
     positive_int,
     readable_path,
 )
@@ -112,15 +113,7 @@ def configure(parser):
         metavar="DIR",
         help="keras.callbacks.BackupAndRestore: a restarted run resumes from the last epoch backed up",
     )
-    parser.set_defaults(run=run, task_options=[], before_keras=_before_keras)
-
-
-def _before_keras(args):
-    """Splits the host CPU into --devices XLA devices for a JAX data-parallel run."""
-    if args.strategy == "data-parallel":
-        from keras_dlss.jax_distribution import force_host_devices
-
-        force_host_devices(args.devices or 2)
+    parser.set_defaults(run=run, task_options=[], before_keras=distribution.before_keras)
 
 
 def _export_formats(value):
@@ -140,10 +133,10 @@ def _export_formats(value):
 
 def run(args):
     if args.workers and args.workers > 1 and "TF_CONFIG" not in os.environ:
-        return _launch(args)
+        return distribution.launch(args)
     keras = import_keras()
     task = get_task(args.app)
-    strategy = _strategy(keras, args)
+    strategy = distribution.strategy_for(keras, args)
     explicit = args.export is not None
     if args.no_export and args.export:
         raise UsageError("--no-export contradicts --export " + ",".join(args.export))
@@ -159,9 +152,9 @@ def run(args):
     hparams_model = {k: val for k, val in hparams.items() if k not in data_kwargs}
     if args.limit:
         data = limit_examples(data, args.limit)
-    data = _divisible_by_replicas(data, args, strategy)
-    jit_compile = not args.no_xla and _xla_supported(strategy)
-    with _scope(strategy):
+    data = distribution.divisible_by_replicas(data, args, strategy)
+    jit_compile = not args.no_xla and distribution.xla_supported(strategy)
+    with distribution.scope(strategy):
         model = task.build_model(data, jit_compile=jit_compile, seed=args.seed, **hparams_model)
     history, timing = _fit(keras, task, model, data, args, strategy)
     metrics = task.evaluate(model, data)
@@ -174,8 +167,8 @@ def run(args):
             **timing,
             "jit_compile": jit_compile,
             "options": hparams,
-            "replicas": _replicas(strategy),
-            "train_examples": _num_examples(data.train),
+            "replicas": distribution.replica_count(strategy),
+            "train_examples": num_examples(data.train),
             "data": data.info.get("source", args.data or "embedded default"),
         }
     )
@@ -220,120 +213,6 @@ def limit_examples(data, n):
         return None if split is None else keras.tree.map_structure(lambda a: a[:n], split)
 
     return type(data)(head(data.train), head(data.validation), head(data.test), data.info)
-
-
-def _divisible_by_replicas(data, args, strategy):
-    """For `keras.distribution`: every batch, the last included, must split evenly.
-
-    JAX shards each batch across the devices; a last batch of 15 on 2 devices
-    cannot be. Each split is cut to a multiple of the device count (at most
-    R - 1 examples dropped, said on stderr), and the batch size must be one.
-    """
-    if strategy is None or hasattr(strategy, "num_replicas_in_sync"):
-        return data
-    replicas = _replicas(strategy)
-    batch_size = args.batch_size or get_task(args.app).default_batch_size
-    if batch_size % replicas:
-        raise UsageError(
-            f"--batch-size {batch_size} must be a multiple of the {replicas} devices of "
-            "--strategy data-parallel"
-        )
-    splits = (data.train, data.validation, data.test)
-    sizes = [_num_examples(split) for split in splits if split is not None]
-    if all(n % replicas == 0 for n in sizes):
-        return data
-    print(
-        f"keras-dlss train: each split cut to a multiple of {replicas} devices (sizes {sizes})",
-        file=sys.stderr,
-    )
-    return type(data)(*(_cut(split, replicas) for split in splits), data.info)
-
-
-def _cut(split, multiple):
-    import keras
-
-    if split is None:
-        return None
-    n = _num_examples(split) // multiple * multiple
-    return keras.tree.map_structure(lambda a: a[:n], split)
-
-
-def _num_examples(split):
-    import keras
-
-    return int(len(keras.tree.flatten(split)[0]))
-
-
-def _launch(args):
-    from keras_dlss import tf_distribute
-
-    if args.strategy in ("mirrored", "data-parallel"):
-        raise UsageError(
-            f"--workers runs MultiWorkerMirroredStrategy; it contradicts --strategy {args.strategy}"
-        )
-    out = args.out or os.path.join("out", args.app)
-    return tf_distribute.launch_workers(
-        args.argv, args.workers, out, max_restarts=args.max_restarts, backup_dir=args.backup_dir
-    )
-
-
-def _replicas(strategy):
-    if strategy is None:
-        return 1
-    if hasattr(strategy, "num_replicas_in_sync"):
-        return strategy.num_replicas_in_sync
-    return len(strategy.device_mesh.devices.ravel())
-
-
-def _strategy(keras, args):
-    """The `tf.distribute` strategy or `keras.distribution` asked for, or None.
-
-    A `keras.distribution` (JAX) is made the global distribution here: it has no
-    `scope()` that covers `fit`, `evaluate` and the exports alike.
-    """
-    if args.strategy is None:
-        if args.devices:
-            raise UsageError("--devices needs --strategy mirrored or data-parallel")
-        return None
-    if args.strategy == "data-parallel":
-        if keras.config.backend() != "jax":
-            raise UsageError(
-                "--strategy data-parallel uses keras.distribution and needs KERAS_BACKEND=jax "
-                f"(this is {keras.config.backend()}; on TensorFlow use --strategy mirrored)"
-            )
-        from keras_dlss.jax_distribution import data_parallel
-
-        distribution = data_parallel(args.devices or 2)
-        keras.distribution.set_distribution(distribution)
-        return distribution
-    if keras.config.backend() != "tensorflow":
-        raise UsageError(
-            f"--strategy uses tf.distribute and needs KERAS_BACKEND=tensorflow "
-            f"(this is {keras.config.backend()}; on JAX use keras.distribution, docs/scaling.md)"
-        )
-    from keras_dlss import tf_distribute
-
-    return tf_distribute.make_strategy(args.strategy, args.devices)
-
-
-def _scope(strategy):
-    if strategy is None or not hasattr(strategy, "num_replicas_in_sync"):
-        return contextlib.nullcontext()  # keras.distribution: already global
-    return strategy.scope()
-
-
-def _xla_supported(strategy):
-    if strategy is None or not hasattr(strategy, "num_replicas_in_sync"):
-        return True
-    from keras_dlss.tf_distribute import xla_supported
-
-    if not xla_supported(strategy):
-        print(
-            "keras-dlss train: several replicas on CPUs run without XLA (docs/scaling.md)",
-            file=sys.stderr,
-        )
-        return False
-    return True
 
 
 def _fit(keras, task, model, data, args, strategy=None):
