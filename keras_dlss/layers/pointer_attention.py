@@ -23,6 +23,7 @@ from keras_dlss._validation import (
     check_rank,
     shapes_compatible,
 )
+from keras_dlss.layers.attention import _alignment
 
 OUTPUTS = ("probabilities", "log_probabilities", "logits")
 
@@ -91,33 +92,18 @@ class PointerAttention(keras.layers.Layer):
                 "PointerAttention needs the memory shape to build. Call it as "
                 "`pointer(query, memory)`. Received: memory_shape=None"
             )
-        init = self.kernel_initializer
-        self.query_kernel = self.add_weight(
-            name="query_kernel", shape=(query_shape[-1], self.units), initializer=init
-        )
-        self.memory_kernel = self.add_weight(
-            name="memory_kernel", shape=(memory_shape[-1], self.units), initializer=init
-        )
-        self.score_vector = self.add_weight(
-            name="score_vector", shape=(self.units,), initializer=init
-        )
+        _alignment.add_additive_weights(self, query_shape[-1], memory_shape[-1])
         self._depths = (query_shape[-1], memory_shape[-1])
         self.built = True
 
     def process_memory(self, memory):
         """Keys `W_1 m` (`[B, N, units]`): computed once per input sequence."""
-        memory = ops.cast(memory, self.compute_dtype)
-        return ops.matmul(memory, ops.cast(self.memory_kernel, self.compute_dtype))
+        return _alignment.additive_keys(self, memory)
 
     def score(self, query, keys, memory_mask=None):
         """The `output_mode` result of `query` (`[B, d]` or `[B, T, d]`) over processed `keys`."""
         dtype = self.compute_dtype
-        projected = ops.matmul(ops.cast(query, dtype), ops.cast(self.query_kernel, dtype))
-        if len(query.shape) == 3:
-            hidden = keys[:, None, :, :] + projected[:, :, None, :]
-        else:
-            hidden = keys + projected[:, None, :]
-        logits = ops.sum(ops.tanh(hidden) * ops.cast(self.score_vector, dtype), axis=-1)
+        logits = _alignment.additive_scores(self, query, keys)
         if memory_mask is not None:
             mask = ops.cast(memory_mask, "bool")
             if len(mask.shape) < len(logits.shape):

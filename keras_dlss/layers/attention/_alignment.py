@@ -112,6 +112,46 @@ def unpack_shapes(query_shape, memory_shape):
     return query_shape, memory_shape
 
 
+def add_additive_weights(layer, query_depth, memory_depth):
+    """Creates `W_q` (`query_kernel`), `W_m` (`memory_kernel`) and `v` (`score_vector`).
+
+    The weights of additive scoring `v^T tanh(W_q q + W_m m)` (Bahdanau attention, pointer
+    attention), with `layer.units` hidden units and `layer.kernel_initializer`.
+    """
+    init, units = layer.kernel_initializer, layer.units
+    layer.query_kernel = layer.add_weight(
+        name="query_kernel", shape=(query_depth, units), initializer=init
+    )
+    layer.memory_kernel = layer.add_weight(
+        name="memory_kernel", shape=(memory_depth, units), initializer=init
+    )
+    layer.score_vector = layer.add_weight(name="score_vector", shape=(units,), initializer=init)
+
+
+def additive_keys(layer, memory):
+    """Memory keys `W_m m` (`[B, T, units]`): computed once per sequence."""
+    memory = ops.cast(memory, layer.compute_dtype)
+    return ops.matmul(memory, ops.cast(layer.memory_kernel, layer.compute_dtype))
+
+
+def additive_scores(layer, query, keys, v=None, bias=None):
+    """`v^T tanh(W_q q + keys [+ bias])`: `[B, T]` for a `[B, d]` query, `[B, Tq, T]` for `[B, Tq, d]`.
+
+    `v` and `bias` override the layer's score vector and add a bias inside the tanh (weight
+    normalization); both are already cast to the compute dtype.
+    """
+    dtype = layer.compute_dtype
+    projected = ops.matmul(ops.cast(query, dtype), ops.cast(layer.query_kernel, dtype))
+    if len(query.shape) == 3:
+        hidden = keys[:, None, :, :] + projected[:, :, None, :]
+    else:
+        hidden = keys + projected[:, None, :]
+    if bias is not None:
+        hidden = hidden + bias
+    v = ops.cast(layer.score_vector, dtype) if v is None else v
+    return ops.sum(ops.tanh(hidden) * v, axis=-1)
+
+
 def masked_softmax(scores, memory_mask=None):
     """Softmax over the last axis with masked positions given exactly zero weight.
 

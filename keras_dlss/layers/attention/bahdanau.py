@@ -72,16 +72,7 @@ class BahdanauAttention(_alignment.AttentionMechanism):
         query_shape, memory_shape = _alignment.unpack_shapes(query_shape, memory_shape)
         _alignment.check_memory_shapes("BahdanauAttention", query_shape, memory_shape)
         self._depths = (query_shape[-1], memory_shape[-1])
-        init = self.kernel_initializer
-        self.query_kernel = self.add_weight(
-            name="query_kernel", shape=(query_shape[-1], self.units), initializer=init
-        )
-        self.memory_kernel = self.add_weight(
-            name="memory_kernel", shape=(memory_shape[-1], self.units), initializer=init
-        )
-        self.score_vector = self.add_weight(
-            name="score_vector", shape=(self.units,), initializer=init
-        )
+        _alignment.add_additive_weights(self, query_shape[-1], memory_shape[-1])
         if self.normalize:
             self.score_gain = self.add_weight(
                 name="score_gain",
@@ -95,19 +86,17 @@ class BahdanauAttention(_alignment.AttentionMechanism):
 
     def process_memory(self, memory):
         """Memory keys `W_m m` ([B, T, units]); computed once per sequence."""
-        memory = ops.cast(memory, self.compute_dtype)
-        return ops.matmul(memory, ops.cast(self.memory_kernel, self.compute_dtype))
+        return _alignment.additive_keys(self, memory)
 
     def align(self, query, keys, memory_mask=None):
         """Alignments [B, T] of `query` ([B, query_depth]) over processed keys."""
-        dtype = self.compute_dtype
-        projected = ops.matmul(ops.cast(query, dtype), ops.cast(self.query_kernel, dtype))
-        hidden = keys + projected[:, None, :]
-        v = ops.cast(self.score_vector, dtype)
+        v = bias = None
         if self.normalize:
-            hidden = hidden + ops.cast(self.score_bias, dtype)
+            dtype = self.compute_dtype
+            v = ops.cast(self.score_vector, dtype)
             v = ops.cast(self.score_gain, dtype) * v * ops.rsqrt(ops.sum(ops.square(v)))
-        scores = ops.sum(ops.tanh(hidden) * v, axis=-1)
+            bias = ops.cast(self.score_bias, dtype)
+        scores = _alignment.additive_scores(self, query, keys, v=v, bias=bias)
         return _alignment.masked_softmax(scores, memory_mask)
 
     def get_config(self):
