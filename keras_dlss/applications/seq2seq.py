@@ -297,14 +297,15 @@ class Seq2SeqTranslator(CustomStepModel):
         key = (kind, tuple(sorted(options.items())), getattr(self, "jit_compile", False) is True)
         if key not in cache:
 
-            def run(source):
+            def run(source, *extra):
                 state = self.initial_decoder_state(source)
                 # Memory, keys and mask are the same for every beam of an
                 # example: tile them once and close over them rather than
                 # gathering them along beam ancestry every step (~30% faster).
+                # `extra` (the copy model's source ids) travels the same way.
                 n = len(state) - 3
                 copies = options.get("beam_width", 1)
-                constants = [ops.repeat(c, copies, axis=0) for c in state[n:]]
+                constants = [ops.repeat(c, copies, axis=0) for c in (*state[n:], *extra)]
 
                 def step(tokens, small_state):
                     log_probs, new_state = self.step(tokens, list(small_state) + constants)
