@@ -25,7 +25,8 @@ Training is teacher-forced with the static oracle: `inputs["actions"]` and
 `inputs["relations"]` are the gold transition sequence (-1 where there is
 none), every step runs the gold action, and the loss is the cross-entropy of
 the gold action among the *legal* ones plus that of the relation at arc steps
-(the same arrays are the targets). `parse` runs the same loop on the model's
+(the same arrays are the targets; `stack_lstm_exploration` trains arc-hybrid on
+explored sequences instead). `parse` runs the same loop on the model's
 own predictions; illegal actions are masked, so every output is a projective
 tree with one word attached to the root.
 
@@ -43,6 +44,10 @@ from keras import ops
 
 from keras_dlss import _validation as v
 from keras_dlss.applications.base import compiled
+from keras_dlss.applications.stack_lstm_ops import argmax, legal_actions
+from keras_dlss.applications.stack_lstm_ops import one_hot as _one_hot
+from keras_dlss.applications.stack_lstm_ops import take as _take
+from keras_dlss.applications.stack_lstm_ops import write as _write
 from keras_dlss.applications.transition_systems import (
     LEFT_ARC,
     RIGHT_ARC,
@@ -55,52 +60,16 @@ from keras_dlss.ops.pointer_stack import stack_pop, stack_push, stack_top
 _NEG = -1e9
 
 
-def _one_hot(index, depth, dtype="float32"):
-    """Rows of zeros where `index` is out of range (unlike torch's `one_hot`)."""
-    return ops.cast(ops.equal(ops.arange(depth)[None, :], ops.cast(index, "int32")[:, None]), dtype)
-
-
-def _take(x, index):
-    """`x[b, index[b]]` for `x` `[B, P, d]`, as a one-hot matmul (zeros out of range)."""
-    return ops.einsum("bp,bpd->bd", _one_hot(index, ops.shape(x)[1], x.dtype), x)
-
-
-def _write(x, index, value, where):
-    """`x[b, index[b]] = value[b]` where `where[b]`, as a one-hot blend."""
-    mask = _one_hot(index, ops.shape(x)[1], x.dtype) * ops.cast(where, x.dtype)[:, None]
-    if len(x.shape) == 3:
-        mask = mask[:, :, None]
-        value = value[:, None, :]
-    else:
-        value = value[:, None]
-    return x * (1 - mask) + ops.cast(value, x.dtype) * mask
-
-
-def legal_actions(size, front, lengths, system):
-    """`[B, 3]` bool: the legal SHIFT / LEFT_ARC / RIGHT_ARC of each row (see `Configuration`).
-
-    `size` counts the stack's items including the root, `front` is the buffer's
-    first word (1-based; `lengths + 1` when the buffer is empty).
-    """
-    buffer = ops.less_equal(front, lengths)
-    if system == "arc-standard":
-        left = ops.greater(size, 2)
-    else:
-        left = ops.logical_and(ops.greater(size, 1), buffer)
-    right = ops.logical_or(
-        ops.greater(size, 2), ops.logical_and(ops.equal(size, 2), ops.logical_not(buffer))
-    )
-    return ops.stack([buffer, left, right], axis=1)
-
-
 @keras.saving.register_keras_serializable(package="keras_dlss")
 class StackLSTMParserModel(keras.Model):
     """The stack-LSTM parser; build it with `StackLSTMParser` (arguments documented there).
 
     `call({"words", "actions", "relations"})` runs the teacher-forced parse and
     returns `{"actions": [B, T, 3], "relations": [B, T, num_labels]}` logits
-    (illegal actions at -1e9), `T = 2 * (P - 1)`; `fit(x, y)` needs no `loss=`.
-    `parse(x)` decodes trees.
+    (illegal actions at -1e9), `T = 2 * (P - 1)`; `fit(x, y)` needs no `loss=`
+    (`y["oracle"]`, `[B, T, 3]` zero-cost actions, replaces `y["actions"]` when
+    training with the dynamic oracle, see `stack_lstm_exploration`). `call({"words"})`
+    and `parse(x)` decode trees; `export` saves that greedy decoder.
     """
 
     def __init__(
@@ -213,8 +182,13 @@ class StackLSTMParserModel(keras.Model):
         _, _, hs, cs = bounded_loop(positions, body, (zeros, zeros, memory, memory))
         return hs, cs
 
-    def _parse_loop(self, inputs, teacher, training=False):
-        """Runs `2 * (P - 1)` transitions; returns `(states, legal, heads, labels)`."""
+    def _parse_loop(self, inputs, teacher, training=False, explore=None):
+        """Runs `2 * (P - 1)` transitions; returns `(states, trace, heads, labels)`.
+
+        `trace[:, t]` is the legal-action mask, or with `explore` (a callable of
+        `stack_lstm_exploration` that chooses each action and records what it
+        did, `explore.width` columns) that record.
+        """
         words = ops.cast(inputs["words"], "int32")
         batch, positions = ops.shape(words)[0], ops.shape(words)[1]
         steps = 2 * (positions - 1)
@@ -253,10 +227,12 @@ class StackLSTMParserModel(keras.Model):
             )
             b_h = ops.where(has_buffer, b_h, 0.0)
             p = self.state(ops.concatenate([top[:, :units], b_h, hist_h], axis=-1))
-            if teacher is None:
+            if explore is not None:
+                action, relation, record = explore(self, t, p, legal, memory, size, front)
+            elif teacher is None:
                 # Illegal actions are masked: every parse ends in a well-formed tree.
-                action = ops.argmax(ops.where(legal, self.action_scores(p), _NEG), axis=1)
-                relation = ops.argmax(self.relation_scores(p), axis=1)
+                action = argmax(ops.where(legal, self.action_scores(p), _NEG))
+                relation = argmax(self.relation_scores(p))
             else:
                 step = _one_hot(ops.full((batch,), t, "int32"), steps, "int32")
                 action = ops.sum(gold_actions * step, axis=1)
@@ -294,15 +270,20 @@ class StackLSTMParserModel(keras.Model):
             hist_c = ops.where(active[:, None], c2, hist_c)
             at = ops.full((batch,), t, "int32")
             states = _write(states, at, p, everyone)
-            legal_out = _write(legal_out, at, ops.cast(legal, dtype), everyone)
+            record = ops.cast(legal, dtype) if explore is None else record
+            legal_out = _write(legal_out, at, record, everyone)
             return memory, size, front, tree, hist_h, hist_c, heads, labels, states, legal_out
 
         carry = (memory, size, front, tokens, zeros, zeros, heads, heads)
-        carry += (ops.zeros((batch, steps, self.state_units), dtype), ops.zeros((batch, steps, 3)))
+        trace = ops.zeros((batch, steps, 3 if explore is None else explore.width))
+        carry += (ops.zeros((batch, steps, self.state_units), dtype), trace)
         carry = bounded_loop(steps, body, carry)
         return carry[8], carry[9], carry[6], carry[7]
 
     def call(self, inputs, training=None):
+        if "actions" not in inputs:  # no gold transitions: the greedy parse (what `export` saves)
+            heads, labels = self.decode(inputs)
+            return {"heads": heads, "labels": labels}
         teacher = (inputs["actions"], inputs["relations"])
         states, legal, _, _ = self._parse_loop(inputs, teacher, training)
         states = self.drop(states, training=training)
@@ -310,8 +291,15 @@ class StackLSTMParserModel(keras.Model):
         return {"actions": actions, "relations": self.relation_scores(states)}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = 0.0
-        for key in ("actions", "relations"):
+        loss, keys = 0.0, ("actions", "relations")
+        if "oracle" in y:  # [B, T, 3] zero-cost actions: -log of their summed probability
+            allowed = ops.greater(ops.cast(y["oracle"], y_pred["actions"].dtype), 0)
+            logits = y_pred["actions"]
+            ce = ops.logsumexp(logits, axis=-1)
+            ce = ce - ops.logsumexp(ops.where(allowed, logits, _NEG), axis=-1)
+            valid = ops.cast(ops.any(allowed, axis=-1), logits.dtype)
+            loss, keys = ops.sum(ce * valid) / ops.maximum(ops.sum(valid), 1.0), ("relations",)
+        for key in keys:
             target = ops.cast(y[key], "int32")
             valid = ops.cast(target >= 0, y_pred[key].dtype)
             ce = ops.sparse_categorical_crossentropy(
@@ -320,6 +308,15 @@ class StackLSTMParserModel(keras.Model):
             loss = loss + ops.sum(ce * valid) / ops.maximum(ops.sum(valid), 1.0)
         losses = self.losses
         return loss + ops.sum(ops.stack(losses)) if losses else loss
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kw):
+        """`keras.Model.export` of the greedy decoder: int `words` (and `upos`) `[B, P]` in,
+        `{"heads", "labels"}` out (the default signature is the teacher-forced call's)."""
+        if input_signature is None:
+            names = ("words", "upos") if self.upos_embedding is not None else ("words",)
+            spec = keras.InputSpec(shape=(None, None), dtype="int32")
+            input_signature = [{name: spec for name in names}]
+        return super().export(filepath, format, verbose, input_signature, **kw)
 
     def decode(self, inputs):
         """Greedy parse of `{"words"(, "upos")}` `[B, P]`: `(heads, labels)` int tensors `[B, P]`."""

@@ -15,6 +15,7 @@ from keras_dlss.applications.transition_systems import (
     transition_targets,
 )
 from keras_dlss.datasets import check_heads, is_projective, read_conllu_trees, ud_english_ewt_path
+from keras_dlss.export.artifacts import export_and_compare
 
 SMALL = {"embedding_dim": 6, "token_dim": 5, "lstm_units": 4, "state_units": 6}
 SMALL.update(action_dim=3, relation_dim=2, dropout=0.0)
@@ -246,3 +247,23 @@ def test_cli_task_trains_and_predicts_with_kind_stack_lstm():
     assert 0.0 <= scores["test_uas"] <= 1.0 and "test_upos_accuracy" not in scores
     lines = task.predict(model, ["The cat sat on the mat ."], data.info)
     assert lines[0].count("\n") == 8
+
+
+@pytest.mark.parametrize("format", ["tf_saved_model", "onnx"])
+def test_export_saves_the_greedy_decoder_with_output_parity(ewt, tmp_path, format):
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("SavedModel/ONNX export of this model is checked on TensorFlow")
+    _, info, x, y = ewt
+    keras.utils.set_random_seed(0)
+    model = StackLSTMParser(
+        len(info["words"]["tokens"]), len(info["deprels"]), system="arc-hybrid", **SMALL
+    )
+    xs, _ = _targets(x, y, "arc-hybrid")
+    model(xs)  # built and called by training-shaped inputs, as after `fit`
+    words = {"words": xs["words"][:4]}
+    decoded = model(words)  # without gold transitions `call` is the greedy parse
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(decoded["heads"]), model.parse(words, jit_compile=None)[0]
+    )
+    path = str(tmp_path / ("model.onnx" if format == "onnx" else "saved"))
+    assert export_and_compare(model, path, words, format=format) == 0.0
