@@ -183,6 +183,11 @@ class ParserTask(Task):
             "choices": SYSTEMS,
             "help": "transition system of --kind stack-lstm (default arc-standard)",
         },
+        "oracle": {
+            "choices": ("static", "dynamic"),
+            "help": "--kind stack-lstm training oracle; dynamic: exploration, arc-hybrid only",
+        },
+        "explore-p": {"type": float, "help": "--oracle dynamic: exploration probability (0.9)"},
         "projective": {"action": "store_true", "help": "Eisner decoding: projective trees only"},
         "lstm-units": {"type": int, "help": "units per BiLSTM direction (default 128)"},
         "lstm-layers": {"type": int, "help": "stacked BiLSTM layers (default 2)"},
@@ -211,7 +216,8 @@ class ParserTask(Task):
             from keras_dlss.applications.stack_lstm_task import build_stack_lstm
 
             return build_stack_lstm(info, learning_rate, jit_compile, **hparams)
-        hparams.pop("system", None)
+        for stack_lstm_only in ("system", "oracle", "explore_p"):
+            hparams.pop(stack_lstm_only, None)
         model = BiaffineParser(
             len(info["words"]["tokens"]),
             len(info["deprels"]),
