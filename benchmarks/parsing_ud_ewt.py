@@ -9,7 +9,9 @@ sentences), gold tokenization. Arms:
 - biaffine, words only, joint UPOS tagging head (multi-task over the shared BiLSTM);
 - stack-lstm arc-standard / stack-lstm arc-hybrid: `StackLSTMParser` (Dyer et al.
   2015), words only, static oracle, greedy decoding (XLA), `--time-budget` caps its
-  training time; `stack-lstm+bilstm arc-standard` adds a 2 x 64 BiLSTM encoder.
+  training time; `stack-lstm+bilstm arc-standard` adds a 2 x 64 BiLSTM encoder;
+  `stack-lstm arc-hybrid dynamic` trains with the dynamic oracle and exploration
+  (`--explore-p`, after 2 static epochs); `stack-lstm+upos arc-hybrid` reads gold UPOS.
 
 Scores are UAS/LAS over all words (CoNLL 2018) and without punctuation (CoNLL-X),
 after Chu-Liu/Edmonds decoding. Speed: sentences/s of the network at batch 64 and
@@ -57,10 +59,11 @@ def time_budget(seconds):
     return TimeBudget()
 
 
-def train_stack_lstm(arm, train, val, test, epochs, batch_size, budget):
+def train_stack_lstm(arm, train, val, test, epochs, batch_size, budget, explore_p=0.9):
     import keras
 
     from keras_dlss.applications.parser_task import build_vocabularies, encode_trees
+    from keras_dlss.applications.stack_lstm_exploration import DynamicOracle, static_data
     from keras_dlss.applications.stack_lstm_task import (
         TransitionBuckets,
         build_stack_lstm,
@@ -69,24 +72,32 @@ def train_stack_lstm(arm, train, val, test, epochs, batch_size, budget):
     from keras_dlss.metrics import attachment_scores
 
     keras.utils.set_random_seed(0)
-    system = arm.split()[-1]
+    system = next(w for w in arm.split() if w.startswith("arc-"))
+    dynamic, upos = arm.endswith(" dynamic"), "+upos" in arm
     info = build_vocabularies(train, max_length=max(len(t) for t in train))
     # "stack-lstm+bilstm ...": a BiLSTM under the token layer (Kiperwasser & Goldberg 2016).
-    encoder = {"encoder_units": 64} if "+bilstm" in arm else {}
-    model = build_stack_lstm(info, 2e-3, False, system=system, **encoder)
-    x, y = oracle_data(encode_trees(train, info), system)
-    val_xy = oracle_data(encode_trees(val, info), system)
+    extra = {"encoder_units": 64} if "+bilstm" in arm else {}
+    if upos:  # gold UPOS input, ids 1..k and k + 1 for ROOT, as the biaffine gold-UPOS arm
+        extra["upos_vocabulary_size"] = len(info["upos"]) + 2
+    oracle = "dynamic" if dynamic else "static"
+    model = build_stack_lstm(info, 2e-3, False, system=system, oracle=oracle, **extra)
+    enc = lambda trees: encode_trees(trees, info, with_upos_input=upos)  # noqa: E731
+    train_xy = enc(train)
+    prepare = (
+        (lambda xy: static_data(xy, system)) if dynamic else (lambda xy: oracle_data(xy, system))
+    )
+    (x, y), val_xy = prepare(train_xy), prepare(enc(val))
+    buckets = TransitionBuckets(x, y, batch_size)
     stop = keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)
+    callbacks = [stop, time_budget(budget)]
+    if dynamic:  # explore after 2 static epochs, every epoch after that
+        callbacks.insert(0, DynamicOracle(buckets, train_xy, explore_p, warmup=2))
     start = time.perf_counter()
     history = model.fit(
-        TransitionBuckets(x, y, batch_size),
-        validation_data=val_xy,
-        epochs=epochs,
-        callbacks=[stop, time_budget(budget)],
-        verbose=2,
+        buckets, validation_data=val_xy, epochs=epochs, callbacks=callbacks, verbose=2
     )
     seconds = time.perf_counter() - start
-    tx, _ = encode_trees(test, info)
+    tx, _ = enc(test)
     start = time.perf_counter()
     heads, labels, _ = model.parse(tx, jit_compile=True)
     parse_s = time.perf_counter() - start
@@ -100,6 +111,7 @@ def train_stack_lstm(arm, train, val, test, epochs, batch_size, budget):
     )
     scores.update(epochs=len(history.history["loss"]), train_s=seconds)
     scores["parse_sentences_per_s"] = len(test) / parse_s
+    scores["val_loss"] = [round(v, 4) for v in history.history["val_loss"]]
     return model, info, scores
 
 
@@ -201,6 +213,7 @@ def main():
     # compilation, which costs more than it saves over a few epochs on a loaded CPU.
     parser.add_argument("--xla-training", action="store_true")
     parser.add_argument("--time-budget", type=float, default=None, help="stack-LSTM seconds")
+    parser.add_argument("--explore-p", type=float, default=0.9, help="stack-LSTM dynamic arm")
     args = parser.parse_args()
     dev, test = _trees("dev"), _trees("test")
     order = np.random.default_rng(0).permutation(len(dev))
@@ -211,7 +224,7 @@ def main():
     for arm in args.arms.split(","):
         if arm.startswith("stack-lstm"):
             model, info, s = train_stack_lstm(
-                arm, train, val, test, args.epochs, 32, args.time_budget
+                arm, train, val, test, args.epochs, 32, args.time_budget, args.explore_p
             )
         else:
             model, info, s = train_and_score(
