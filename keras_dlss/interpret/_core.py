@@ -76,6 +76,20 @@ def first_output(outputs):
     return keras.tree.flatten(outputs)[0]
 
 
+def _num_outputs(model, x):
+    """The explained output's last dimension; symbolic models skip the eager forward
+    pass, which otherwise costs as much as a small attribution itself."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        outputs = None
+    if outputs:
+        size = outputs[0].shape[-1]
+        if isinstance(size, int):
+            return size
+    return int(first_output(model(x[:1], training=False)).shape[-1])
+
+
 class Target:
     """The explained scalar of each example: a class index or a callable on outputs.
 
@@ -91,7 +105,7 @@ class Target:
         if self.callable is not None:
             self.key = ("callable", target)
             return
-        classes = int(first_output(model(x[:1], training=False)).shape[-1])
+        classes = _num_outputs(model, x)
         index = np.asarray(target)
         batch = int(x.shape[0])
         if index.dtype.kind not in "iu" or index.ndim > 1:

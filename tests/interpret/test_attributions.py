@@ -199,6 +199,25 @@ def test_bad_inputs(linear):
         interpret.grad_cam(cnn, np.ones((1, 4, 4, 1)), 0, "conv2d")
 
 
+def test_target_range_read_from_a_subclassed_model_without_symbolic_outputs():
+    # Symbolic models give the class count from `model.outputs`; a subclassed model
+    # has none, so it is read from one forward pass instead.
+    class Linear(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Linear()
+    model(X)
+    model.set_weights([W, B])
+    np.testing.assert_allclose(interpret.saliency(model, X, 2), np.tile(W[:, 2], (4, 1)), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"`target`.*\[0, 3\).*Received: target=3"):
+        interpret.saliency(model, X, 3)
+
+
 def test_plot_attributions_writes_a_png(tmp_path):
     path = interpret.plot_attributions(
         RNG.random((2, 8, 8, 3)), RNG.random((2, 4, 4)), str(tmp_path / "a.png"), titles=["a", "b"]
