@@ -21,7 +21,9 @@ conv-conv-pool stages and a dense layer on the flattened map (a global average
 pool after two stages loses the shape). `--warm-start --adv-epochs 3`
 fine-tunes the standard model on PGD-7 examples (adversarial fine-tuning)
 instead of training a second CNN from scratch, which costs 8x a clean epoch per
-epoch on CPU.
+epoch on CPU. On `shapes`, `--png` draws accuracy against ε (FGSM and PGD-20, both
+models); `--from-log LOG --png PATH` draws it from the table a finished run
+printed, without training.
 """
 
 import argparse
@@ -32,6 +34,76 @@ import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def standardize(images):
+    from keras import ops
+
+    centred = images - ops.mean(images, axis=(1, 2), keepdims=True)
+    return centred / ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2, 3), keepdims=True) + 1e-3)
+
+
+def shapes_cnn():
+    """The `shapes` arm's CNN (see the module docstring)."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Lambda(standardize),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
+
+
+def read_table(log):
+    """(title line, columns, {model: row}) of the last markdown table in a run's log."""
+    lines = [line.rstrip("\n") for line in open(log)]
+    start = max(i for i, line in enumerate(lines) if line.startswith("| model |"))
+    columns = [c.strip() for c in lines[start].strip("|").split("|")][1:]
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = dict(zip(columns, (float(c) for c in cells[1:])))
+    return lines[start - 1], columns, rows
+
+
+def plot_curves(path, title, rows, train_eps=None):
+    """Accuracy against ε: one colour per model, FGSM dashed, PGD-20 solid."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for (name, row), colour in zip(rows.items(), ("tab:blue", "tab:orange")):
+        for attack, style in (("FGSM", "--"), ("PGD-20", "-")):
+            eps = sorted(float(c.split()[1]) for c in row if c.startswith(attack + " "))
+            values = [row["clean"]] + [row[f"{attack} {e:g}"] for e in eps]
+            ax.plot([0.0, *eps], values, style, marker="o", color=colour, label=f"{name}, {attack}")
+    ax.set(
+        xlabel="ε (L∞, pixels in [0, 1])",
+        ylabel="test accuracy",
+        title=title,
+        ylim=(0, 1),
+    )
+    ax.axhline(0.25, color="grey", lw=0.8, ls=":", label="chance (4 classes)")
+    if train_eps is not None:
+        ax.axvline(train_eps, color="k", lw=0.8, ls="-.", label=f"training ε = {train_eps:g}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    print(f"wrote {path}")
 
 
 def main():
@@ -56,7 +128,16 @@ def main():
         action="store_true",
         help="adversarial model starts from the trained standard model (adversarial fine-tuning)",
     )
+    parser.add_argument("--from-log", default=None, help="shapes: plot a finished run's table")
     args = parser.parse_args()
+    if args.from_log:
+        if not args.png:
+            parser.error("--from-log needs --png")
+        heading, _, rows = read_table(args.from_log)
+        train_eps = float(heading.rsplit("train eps", 1)[1]) if "train eps" in heading else None
+        title = "Robust accuracy on shapes: standard vs adversarial CNN"
+        plot_curves(args.png, title, rows, train_eps)
+        return
 
     import keras
     from keras import ops
@@ -77,29 +158,9 @@ def main():
         x_train, y_train = shapes(args.examples, image_size=16, num_classes=4, seed=0)
         x_test, y_test = shapes(args.test, image_size=16, num_classes=4, seed=1)
 
-    def standardize(images):
-        centred = images - ops.mean(images, axis=(1, 2), keepdims=True)
-        return centred / ops.sqrt(
-            ops.mean(ops.square(centred), axis=(1, 2, 3), keepdims=True) + 1e-3
-        )
-
     def net():
         if args.data == "shapes":
-            return keras.Sequential(
-                [
-                    keras.Input((16, 16, 3)),
-                    keras.layers.Lambda(standardize),
-                    keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-                    keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-                    keras.layers.MaxPooling2D(),
-                    keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-                    keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-                    keras.layers.MaxPooling2D(),
-                    keras.layers.Flatten(),
-                    keras.layers.Dense(128, activation="relu"),
-                    keras.layers.Dense(4, activation="softmax"),
-                ]
-            )
+            return shapes_cnn()
         return keras.Sequential(
             [
                 keras.Input((64,)),
@@ -151,6 +212,9 @@ def main():
             + " |"
         )
 
+    if args.png and args.data == "shapes":
+        title = "Robust accuracy on shapes: standard vs adversarial CNN"
+        plot_curves(args.png, title, rows, args.train_eps)
     if args.png and args.data == "digits":
         pick = x_test[:6]
         labels = y_test[:6]
