@@ -46,6 +46,28 @@ def _masked_cross_entropy(logits, target):
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
+def parse_loss(y_true, y_pred):
+    """The biaffine parser's loss: arc cross-entropy plus relation cross-entropy at the gold head.
+
+    `y_true` is `{"heads", "labels"}` (`[B, N]`, -1 where no loss applies),
+    `y_pred` is `{"arcs": [B, N, N], "labels": [B, N, N, L]}`. Usable as a
+    task loss of `keras_dlss.training.MultiTaskModel`.
+    """
+    heads = ops.cast(y_true["heads"], "int32")
+    loss = _masked_cross_entropy(y_pred["arcs"], heads)
+    # Relations are learned at the gold head (Dozat & Manning 2017, Section 3).
+    gold = ops.maximum(heads, 0)[:, :, None, None]
+    at_gold = ops.take_along_axis(y_pred["labels"], gold, axis=2)[:, :, 0, :]
+    return loss + _masked_cross_entropy(at_gold, ops.cast(y_true["labels"], "int32"))
+
+
+@keras.saving.register_keras_serializable(package="keras_dlss")
+def tag_loss(y_true, y_pred):
+    """Mean tagging cross-entropy over the positions whose tag `y_true` `[B, N]` is >= 0."""
+    return _masked_cross_entropy(y_pred, ops.cast(y_true, "int32"))
+
+
+@keras.saving.register_keras_serializable(package="keras_dlss")
 class BiaffineParserModel(keras.Model):
     """A functional model whose `fit(x, y)` needs no `loss=`: the parser's loss is built in.
 
@@ -54,14 +76,9 @@ class BiaffineParserModel(keras.Model):
     """
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        heads = ops.cast(y["heads"], "int32")
-        loss = _masked_cross_entropy(y_pred["arcs"], heads)
-        # Relations are learned at the gold head (Dozat & Manning 2017, Section 3).
-        gold = ops.maximum(heads, 0)[:, :, None, None]
-        at_gold = ops.take_along_axis(y_pred["labels"], gold, axis=2)[:, :, 0, :]
-        loss = loss + _masked_cross_entropy(at_gold, ops.cast(y["labels"], "int32"))
+        loss = parse_loss(y, y_pred)
         if "tags" in y_pred and "tags" in y:
-            loss = loss + _masked_cross_entropy(y_pred["tags"], ops.cast(y["tags"], "int32"))
+            loss = loss + tag_loss(y["tags"], y_pred["tags"])
         losses = self.losses
         return loss + ops.sum(ops.stack(losses)) if losses else loss
 
@@ -115,6 +132,28 @@ class PaddingHeadMask(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:3])
+
+
+def biaffine_scorers(states, words, num_labels, arc_units=256, label_units=64, dropout=0.33):
+    """The parser's scoring head on symbolic encoder `states` `[B, N, D]` (functional API).
+
+    Four MLPs and two `Biaffine` scorers give `{"arcs": [B, N, N], "labels":
+    [B, N, N, num_labels]}`; `words` `[B, N]` (0 = padding) masks padded heads.
+    `BiaffineParser` and a multi-task parse head share it.
+    """
+
+    def mlp(units, role):
+        h = keras.layers.Dense(units, activation="leaky_relu", name=f"{role}_mlp")(states)
+        return keras.layers.Dropout(dropout, name=f"{role}_dropout")(h)
+
+    arc_scores = Biaffine(1, head_bias=False, name="arc_biaffine")(
+        [mlp(arc_units, "arc_dep"), mlp(arc_units, "arc_head")]
+    )
+    label_scores = Biaffine(num_labels, name="label_biaffine")(
+        [mlp(label_units, "label_dep"), mlp(label_units, "label_head")]
+    )
+    arcs = PaddingHeadMask(name="arcs")([arc_scores, words])
+    return {"arcs": arcs, "labels": keras.layers.Identity(name="labels")(label_scores)}
 
 
 def BiaffineParser(
@@ -194,18 +233,7 @@ def BiaffineParser(
         )(x)  # the embedding's padding mask flows in
         x = keras.layers.Dropout(dropout, name=f"bilstm_dropout_{i}")(x)
 
-    def mlp(units, role):
-        h = keras.layers.Dense(units, activation="leaky_relu", name=f"{role}_mlp")(x)
-        return keras.layers.Dropout(dropout, name=f"{role}_dropout")(h)
-
-    arc_scores = Biaffine(1, head_bias=False, name="arc_biaffine")(
-        [mlp(arc_units, "arc_dep"), mlp(arc_units, "arc_head")]
-    )
-    label_scores = Biaffine(num_labels, name="label_biaffine")(
-        [mlp(label_units, "label_dep"), mlp(label_units, "label_head")]
-    )
-    arcs = PaddingHeadMask(name="arcs")([arc_scores, words])
-    outputs = {"arcs": arcs, "labels": keras.layers.Identity(name="labels")(label_scores)}
+    outputs = biaffine_scorers(x, words, num_labels, arc_units, label_units, dropout)
     if num_tags is not None:
         v.check_positive_int("num_tags", num_tags)
         outputs["tags"] = keras.layers.Dense(num_tags, name="tags")(x)
