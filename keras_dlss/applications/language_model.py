@@ -1,8 +1,9 @@
 """RNN language model (Mikolov et al. 2010) with tied embeddings and conditioning.
 
 `RNNLanguageModel` embeds tokens, runs `num_layers` recurrent layers (LSTM,
-GRU or the multiplicative LSTM of Krause et al. 2016) and predicts the next
-token. With `tie_weights=True` the output layer reuses the input embedding
+GRU or the multiplicative LSTM of Krause et al. 2016; or the deeper RNNs: a
+stack of LSTMs with Graves' 2013 skip connections, or the hierarchical
+multiscale LSTM of Chung et al. 2017) and predicts the next token. With `tie_weights=True` the output layer reuses the input embedding
 matrix (Press & Wolf 2017; Inan et al. 2017): fewer parameters and lower
 perplexity; when `units != embedding_dim` a linear projection to
 `embedding_dim` precedes the tied output. With `conditioned=True` the model
@@ -24,6 +25,10 @@ References:
       EACL 2017. https://arxiv.org/abs/1608.05859
     - Krause et al., "Multiplicative LSTM for sequence modelling", 2016.
       https://arxiv.org/abs/1609.07959
+    - Graves, "Generating Sequences With Recurrent Neural Networks", 2013
+      (eqs. 11-12, skip connections). https://arxiv.org/abs/1308.0850
+    - Chung, Ahn & Bengio, "Hierarchical Multiscale Recurrent Neural
+      Networks", ICLR 2017. https://arxiv.org/abs/1609.01704
 """
 
 import keras
@@ -31,25 +36,34 @@ from keras import ops
 
 from keras_dlss._validation import check_one_of, check_positive_int, check_range
 from keras_dlss.applications.preset_compile import PresetCompile
+from keras_dlss.layers.hierarchical_multiscale_lstm import HierarchicalMultiscaleLSTMCell
 from keras_dlss.layers.multiplicative_lstm import MultiplicativeLSTMCell
 from keras_dlss.metrics.perplexity import Perplexity
 
 __all__ = ["RNNLanguageModel"]
 
-CELLS = ("lstm", "gru", "mlstm")
+CELLS = ("lstm", "gru", "mlstm", "stacked", "hmlstm")
+# Cells whose output concatenates every layer's state: `num_layers * units` wide.
+_ALL_LAYERS_OUT = ("stacked", "hmlstm")
 
 
-def _recurrent_layer(cell, units, name, dtype):
-    if cell == "lstm":
-        return keras.layers.LSTM(
-            units, return_sequences=True, return_state=True, name=name, dtype=dtype
+def _recurrent_layer(cell, units, name, dtype, num_layers=1, recurrent_dropout=0.0):
+    if cell in ("lstm", "stacked", "gru"):
+        layer = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
+        return layer(
+            units,
+            recurrent_dropout=recurrent_dropout,
+            return_sequences=True,
+            return_state=True,
+            name=name,
+            dtype=dtype,
         )
-    if cell == "gru":
-        return keras.layers.GRU(
-            units, return_sequences=True, return_state=True, name=name, dtype=dtype
-        )
+    if cell == "hmlstm":
+        recurrent_cell = HierarchicalMultiscaleLSTMCell(units, num_layers=num_layers, dtype=dtype)
+    else:
+        recurrent_cell = MultiplicativeLSTMCell(units, dtype=dtype)
     return keras.layers.RNN(
-        MultiplicativeLSTMCell(units, dtype=dtype),
+        recurrent_cell,
         return_sequences=True,
         return_state=True,
         name=name,
@@ -64,16 +78,26 @@ class RNNLanguageModel(PresetCompile, keras.Model):
     Args:
         vocabulary_size: int >= 2. Id 0 is padding (masked in the loss and metrics).
         level: `"word"` or `"char"`: recorded for decoding text. Defaults to `"word"`.
-        cell: `"lstm"`, `"gru"` or `"mlstm"`. Defaults to `"lstm"`.
+        cell: `"lstm"`, `"gru"`, `"mlstm"`, `"stacked"` (LSTM layers with
+            Graves' skip connections, as `layers.StackedRNN(connections="skip")`:
+            the embeddings feed every layer, every layer feeds the output) or
+            `"hmlstm"` (one `HierarchicalMultiscaleLSTMCell` of `num_layers`
+            layers; anneal `model.slope` during training). Defaults to `"lstm"`.
         embedding_dim: int. Defaults to `128`.
         units: int. Units per recurrent layer. Defaults to `256`.
-        num_layers: int. Defaults to `1`.
+        num_layers: int. Defaults to `1`. The output of `"stacked"` and
+            `"hmlstm"` is all layers' states, `num_layers * units` wide.
         dropout: float in [0, 1). Dropout on embeddings and between layers.
+            Defaults to `0.0`.
+        recurrent_dropout: float in [0, 1). Dropout on the recurrent state,
+            one mask per sequence (Gal & Ghahramani 2016; Keras'
+            `recurrent_dropout`); `"lstm"`, `"gru"` and `"stacked"` only.
             Defaults to `0.0`.
         tie_weights: bool. Share the embedding matrix with the output layer.
             Defaults to `True`.
         conditioned: bool. Take `{"tokens": [B, T], "condition": [B, C]}` and
-            start each layer from `tanh(Dense(condition))`. Defaults to `False`.
+            start each layer from `tanh(Dense(condition))` (not with
+            `"hmlstm"`, whose state holds the boundaries). Defaults to `False`.
         condition_dim: int or None. Size of the condition vector (required
             when `conditioned`). Defaults to `None`.
         **kwargs: `keras.Model` arguments.
@@ -109,6 +133,7 @@ class RNNLanguageModel(PresetCompile, keras.Model):
         units=256,
         num_layers=1,
         dropout=0.0,
+        recurrent_dropout=0.0,
         tie_weights=True,
         conditioned=False,
         condition_dim=None,
@@ -122,8 +147,21 @@ class RNNLanguageModel(PresetCompile, keras.Model):
         self.units = check_positive_int("units", units)
         self.num_layers = check_positive_int("num_layers", num_layers)
         self.dropout = float(check_range("dropout", dropout, 0.0, 1.0, high_inclusive=False))
+        self.recurrent_dropout = float(
+            check_range("recurrent_dropout", recurrent_dropout, 0.0, 1.0, high_inclusive=False)
+        )
+        if self.recurrent_dropout and self.cell in ("mlstm", "hmlstm"):
+            raise ValueError(
+                f"Argument `recurrent_dropout` is not supported with cell={self.cell!r} "
+                f"(lstm, gru and stacked only). Received: recurrent_dropout={recurrent_dropout}"
+            )
         self.tie_weights = bool(tie_weights)
         self.conditioned = bool(conditioned)
+        if self.conditioned and self.cell == "hmlstm":
+            raise ValueError(
+                "Argument `conditioned` is not supported with cell='hmlstm' (its state carries "
+                "the boundary detectors). Received: conditioned=True"
+            )
         if self.conditioned:
             condition_dim = check_positive_int("condition_dim", condition_dim)
         self.condition_dim = condition_dim
@@ -131,16 +169,23 @@ class RNNLanguageModel(PresetCompile, keras.Model):
         self.embedding = keras.layers.Embedding(
             vocabulary_size, embedding_dim, name="token_embedding", dtype=dtype
         )
-        self.rnns = [
-            _recurrent_layer(self.cell, units, f"{self.cell}_{i}", dtype) for i in range(num_layers)
-        ]
+        if self.cell == "hmlstm":  # the cell is the whole stack
+            self.rnns = [_recurrent_layer("hmlstm", units, "hmlstm", dtype, num_layers)]
+        else:
+            self.rnns = [
+                _recurrent_layer(
+                    self.cell, units, f"{self.cell}_{i}", dtype,
+                    recurrent_dropout=self.recurrent_dropout,
+                )
+                for i in range(num_layers)
+            ]  # fmt: skip
         self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
         self.conditioners = [
             keras.layers.Dense(units, activation="tanh", name=f"condition_{i}", dtype=dtype)
             for i in range(num_layers if self.conditioned else 0)
         ]
         self.projection = None
-        if self.tie_weights and units != embedding_dim:
+        if self.tie_weights and self.output_width != embedding_dim:
             self.projection = keras.layers.Dense(embedding_dim, name="projection", dtype=dtype)
         self.head = None
         if not self.tie_weights:
@@ -155,6 +200,19 @@ class RNNLanguageModel(PresetCompile, keras.Model):
     def num_states(self):
         return 1 if self.cell == "gru" else 2
 
+    @property
+    def output_width(self):
+        """Width of the recurrent output that predicts the next token."""
+        return self.units * (self.num_layers if self.cell in _ALL_LAYERS_OUT else 1)
+
+    @property
+    def slope(self):
+        """The HM-LSTM boundary detectors' hard-sigmoid slope variable (None for other cells)."""
+        if self.cell != "hmlstm":
+            return None
+        self._build_layers()  # the cell creates the variable in build()
+        return self.rnns[0].cell.slope
+
     def build(self, input_shape=None):
         self._build_layers()
 
@@ -164,20 +222,21 @@ class RNNLanguageModel(PresetCompile, keras.Model):
         if self.built:
             return
         self.embedding.build((None, None))
-        width = self.embedding_dim
-        for rnn in self.rnns:
+        for k, rnn in enumerate(self.rnns):
+            width = self.embedding_dim if k == 0 else self.units
+            if k > 0 and self.cell == "stacked":
+                width += self.embedding_dim
             rnn.build((None, None, width))
-            width = self.units
         for dense in self.conditioners:
             dense.build((None, self.condition_dim))
         if self.projection is not None:
-            self.projection.build((None, None, self.units))
+            self.projection.build((None, None, self.output_width))
         if self.tie_weights:
             self.output_bias = self.add_weight(
                 shape=(self.vocabulary_size,), initializer="zeros", name="output_bias"
             )
         else:
-            self.head.build((None, None, self.units))
+            self.head.build((None, None, self.output_width))
         self.built = True
 
     def _split_inputs(self, inputs):
@@ -194,11 +253,16 @@ class RNNLanguageModel(PresetCompile, keras.Model):
 
     def _run(self, x, states, training=None):
         x = self.dropout_layer(x, training=training)
-        new_states = []
-        for rnn, state in zip(self.rnns, states):
+        embedded, layer_outputs, new_states = x, [], []
+        for k, (rnn, state) in enumerate(zip(self.rnns, states)):
+            if k > 0 and self.cell == "stacked":  # Graves 2013: the input feeds every layer
+                x = ops.concatenate([embedded, x], axis=-1)
             outputs = rnn(x, initial_state=state, training=training)
             x = self.dropout_layer(outputs[0], training=training)
+            layer_outputs.append(x)
             new_states.append(list(outputs[1:]))
+        if self.cell == "stacked":  # ... and every layer feeds the output
+            x = ops.concatenate(layer_outputs, axis=-1)
         return x, new_states
 
     def _logits(self, x):
@@ -275,6 +339,8 @@ class RNNLanguageModel(PresetCompile, keras.Model):
         self._build_layers()
         if self.conditioned:
             states = self._condition_states(ops.convert_to_tensor(condition, self.compute_dtype))
+        elif self.cell == "hmlstm":
+            states = [self.rnns[0].cell.get_initial_state(batch_size)]
         else:
             zeros = ops.zeros((batch_size, self.units), self.compute_dtype)
             states = [[zeros] * self.num_states for _ in self.rnns]
@@ -299,6 +365,7 @@ class RNNLanguageModel(PresetCompile, keras.Model):
             "units": self.units,
             "num_layers": self.num_layers,
             "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
             "tie_weights": self.tie_weights,
             "conditioned": self.conditioned,
             "condition_dim": self.condition_dim,

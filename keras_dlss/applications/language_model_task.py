@@ -4,8 +4,9 @@ Default data: the Python documentation's topic help bundled with CPython
 (`pydoc_data.topics`, Python Software Foundation License), split 80/10/10 by
 line; `--data FILE.txt` (or a `.conllu` treebank's word forms) replaces it.
 `--level word|char` picks the tokens (it changes the data, so it is one of the
-task's `data_options`), `--cell lstm|gru|mlstm`, `--units`, `--num-layers` the
-model. Training reports perplexity on the held-out test stream; `generate`
+task's `data_options`), `--cell lstm|gru|mlstm|stacked|hmlstm`, `--units`,
+`--num-layers` the model (`hmlstm`: the boundary slope is annealed as in
+Chung et al. 2017, `min(5, 1 + 0.04 * epoch)`). Training reports perplexity on the held-out test stream; `generate`
 continues `--primer "text"` by sampling through `keras_dlss.decoding.sample`.
 """
 
@@ -96,9 +97,18 @@ def generate_text(
     return corpus.decode(np.concatenate([ids, tokens]))
 
 
+def slope_annealing(slope, rate=0.04, maximum=5.0):
+    """A callback setting the HM-LSTM slope to `min(maximum, 1 + rate * epoch)` (Chung et al.)."""
+
+    def anneal(epoch, logs=None):
+        slope.assign(min(maximum, 1.0 + rate * epoch))
+
+    return keras.callbacks.LambdaCallback(on_epoch_begin=anneal)
+
+
 class LanguageModelTask(Task):
     name = "language-model"
-    summary = "RNN language model (LSTM, GRU or mLSTM; tied embeddings), perplexity"
+    summary = "RNN language model (LSTM, GRU, mLSTM, skip-stacked LSTM or HM-LSTM), perplexity"
     default_data = "Python documentation topics bundled with CPython (pydoc_data), no download"
     data_license = PYTHON_DOCS_LICENSE
     default_epochs = 10
@@ -107,7 +117,11 @@ class LanguageModelTask(Task):
     patience = 2
     options = {
         "level": {"choices": ["word", "char"], "help": "tokens: words or characters"},
-        "cell": {"choices": list(CELLS), "help": "recurrent cell"},
+        "cell": {
+            "choices": list(CELLS),
+            "help": "recurrent cell; stacked: LSTMs with skip connections (Graves 2013), "
+            "hmlstm: hierarchical multiscale LSTM (Chung et al. 2017)",
+        },
         "units": {"type": int, "help": "units per recurrent layer (default 256)"},
         "num-layers": {"type": int, "help": "recurrent layers (default 1)"},
     }
@@ -146,6 +160,13 @@ class LanguageModelTask(Task):
         )
         model.compile(jit_compile=jit_compile)
         return model
+
+    def fit(self, model, data, *, epochs, batch_size, callbacks, verbose=1):
+        if model.slope is not None:
+            callbacks = [*(callbacks or []), slope_annealing(model.slope)]
+        return super().fit(
+            model, data, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose
+        )
 
     def evaluate(self, model, data):
         metrics = super().evaluate(model, data)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ def _model(**kwargs):
     return RNNLanguageModel(**kwargs)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "mlstm"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mlstm", "stacked", "hmlstm"])
 def test_cells_train_and_log_likelihood_is_the_masked_cross_entropy(cell):
     model = _model(cell=cell, num_layers=2, units=8)  # units != embedding: projection + tying
     model.compile(jit_compile=False, run_eagerly=True)  # graph and XLA: the test below
@@ -56,8 +58,9 @@ def test_conditioning_vector_sets_the_initial_state():
         model(X)
 
 
-def test_step_function_agrees_with_the_full_forward_pass():
-    model = _model(cell="mlstm")
+@pytest.mark.parametrize("cell", ["mlstm", "stacked", "hmlstm"])
+def test_step_function_agrees_with_the_full_forward_pass(cell):
+    model = _model(cell=cell, num_layers=2)
     state = model.initial_decoding_state(2)
     tokens, _ = greedy_decode(model.step, state, start_id=2, end_id=0, max_length=5)
     tokens = np.asarray(tokens)
@@ -66,6 +69,36 @@ def test_step_function_agrees_with_the_full_forward_pass():
     sequences, scores = beam_search(model.step, state, 2, 0, beam_width=3, max_length=4)
     assert np.asarray(sequences).shape == (2, 3, 4)
     assert np.all(np.diff(np.asarray(scores), axis=1) <= 1e-6)
+
+
+def test_stacked_cell_is_the_skip_connected_stacked_rnn():
+    from keras_dlss.layers import StackedRNN
+
+    model = _model(cell="stacked", num_layers=3, units=5, tie_weights=False)
+    model(X)
+    stack = StackedRNN(5, num_layers=3, connections="skip")
+    embedded = np.asarray(model.embedding(X))
+    stack(embedded)
+    for rnn, reference in zip(model.rnns, stack.rnns):
+        reference.set_weights(rnn.get_weights())
+    expected = np.asarray(model.head(stack(embedded)))  # y = [h_1, h_2, h_3] -> logits
+    np.testing.assert_allclose(np.asarray(model(X)), expected, atol=1e-5)
+    assert model.output_width == 15 and model.slope is None
+
+
+def test_task_anneals_the_hmlstm_slope_per_epoch():
+    task = LanguageModelTask()
+    data = task.load_data(level="char")
+    small = dataclasses.replace(
+        data,
+        train=tuple(a[:2, :3] for a in data.train),
+        validation=tuple(a[:2, :3] for a in data.validation),
+    )
+    model = task.build_model(small, jit_compile=False, cell="hmlstm", units=4, num_layers=2)
+    model.compile(jit_compile=False, run_eagerly=True)  # tracing the loop costs more here
+    history = task.fit(model, small, epochs=3, batch_size=2, callbacks=[], verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    np.testing.assert_allclose(float(model.slope), 1.08)  # min(5, 1 + 0.04 * epoch), epoch 2
 
 
 def test_xla_fit_and_keras_round_trip(tmp_path):
@@ -97,6 +130,10 @@ def test_task_levels_and_bad_arguments():
         _model(cell="rnn")
     with pytest.raises(ValueError, match="`condition_dim`.*Received"):
         _model(conditioned=True)
+    with pytest.raises(ValueError, match="`conditioned`.*Received"):
+        _model(cell="hmlstm", conditioned=True, condition_dim=3)
+    with pytest.raises(ValueError, match="`recurrent_dropout`.*Received"):
+        _model(cell="mlstm", recurrent_dropout=0.2)
 
 
 def test_cli_primer_is_text_for_language_models_and_a_file_elsewhere(tmp_path, capsys):
