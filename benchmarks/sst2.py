@@ -40,7 +40,9 @@ from keras_dlss.datasets.text_sentiment import PROBE_CATEGORIES, negation_probe 
 from keras_dlss.models.naive_bayes import NBSVM, NaiveBayesClassifier  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "sst2")
-BUCKETS = (16, 32, 64)
+BUCKETS = (8, 16, 32, 64)  # 58% of the training phrases have at most 8 tokens
+VERBOSE = False
+BATCH_SIZE = 64
 SETTINGS = {  # (learning rate, hyperparameters) per kind
     "bow": (1e-2, {}),
     "cbow": (1e-3, {"embedding_dim": 128}),
@@ -49,6 +51,33 @@ SETTINGS = {  # (learning rate, hyperparameters) per kind
     "bilstm": (1e-3, {"embedding_dim": 128, "hidden_dim": 128}),
     "sif": (1e-2, {"embedding_dim": 128}),
 }
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Logs dev and test accuracy per epoch; stops after the epoch that exceeds `budget_s`.
+
+    The test column is printed for the record only: the model kept is the one
+    with the best dev accuracy (early stopping restores it).
+    """
+
+    def __init__(self, x_test, y_test, budget_s=None):
+        super().__init__()
+        self.x_test, self.y_test, self.budget_s = x_test, y_test, budget_s
+        self.start = time.perf_counter()
+        self.rows = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        predicted = self.model.predict(self.x_test, batch_size=256, verbose=0).argmax(-1)
+        row = {
+            "epoch": epoch + 1,
+            "seconds": round(time.perf_counter() - self.start),
+            "val_accuracy": float((logs or {}).get("val_accuracy", float("nan"))),
+            "test_accuracy": float(np.mean(predicted == self.y_test)),
+        }
+        self.rows.append(row)
+        print(json.dumps(row), flush=True)
+        if self.budget_s is not None and row["seconds"] > self.budget_s:
+            self.model.stop_training = True
 
 
 class Buckets:
@@ -96,7 +125,10 @@ def load(quick):
     return split
 
 
-def train_kind(kind, x_train, y_train, x_dev, y_dev, vocab_size, epochs, seed=0, init=None):
+def train_kind(
+    kind, x_train, y_train, x_dev, y_dev, vocab_size, epochs, seed=0, init=None, patience=2,
+    log=None,
+):  # fmt: skip
     keras.utils.set_random_seed(seed)
     learning_rate, hparams = SETTINGS[kind]
     model = TextClassifier(vocab_size, 2, kind, **hparams)
@@ -111,16 +143,17 @@ def train_kind(kind, x_train, y_train, x_dev, y_dev, vocab_size, epochs, seed=0,
         jit_compile=True,
     )
     stop = keras.callbacks.EarlyStopping(
-        "val_accuracy", patience=1, restore_best_weights=True, mode="max"
+        "val_accuracy", patience=patience, restore_best_weights=True, mode="max"
     )
     start = time.perf_counter()
-    model.fit(
-        Buckets(x_train, y_train, 64, seed).dataset(),
+    history = model.fit(
+        Buckets(x_train, y_train, BATCH_SIZE, seed).dataset(),
         validation_data=Buckets(x_dev, y_dev, 256).dataset(),
         epochs=epochs,
-        callbacks=[stop],
-        verbose=0,
+        callbacks=[stop] + ([log] if log is not None else []),
+        verbose=2 if VERBOSE else 0,
     )
+    model.epochs_run = len(history.history["loss"])
     return model, time.perf_counter() - start
 
 
@@ -138,7 +171,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="6,000 training phrases, 1 epoch")
     parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--patience", type=int, default=2, help="early stopping on dev accuracy")
+    parser.add_argument("--verbose", action="store_true", help="one line per epoch")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr-scale", type=float, default=1.0, help="times each kind's rate")
+    parser.add_argument(
+        "--budget-minutes", type=float, default=None, help="stop after the epoch that exceeds it"
+    )
     parser.add_argument("--baselines", default="nb,nbsvm")
     parser.add_argument("--pretrain", action="store_true", help="the Dai & Le study")
     parser.add_argument("--out", default="sst2_results.json")
@@ -146,6 +186,10 @@ def main():
     if not os.path.isdir(DATA):
         raise SystemExit(f"SST-2 not found at {DATA} (see ../shared/data/README.md)")
     epochs = 1 if args.quick else args.epochs
+    global VERBOSE, BATCH_SIZE
+    VERBOSE, BATCH_SIZE = args.verbose, args.batch_size
+    for kind in SETTINGS:
+        SETTINGS[kind] = (SETTINGS[kind][0] * args.lr_scale, SETTINGS[kind][1])
     split = load(args.quick)
     vocabulary = build_vocabulary(split["train"][0])
     encode = lambda texts: encode_texts(texts, vocabulary, 64)  # noqa: E731
@@ -168,15 +212,21 @@ def main():
         negation = probe_scores(lambda t, m=model: m.predict(probe_tokens(t)), probe)
         rows.append({"model": name, "test_accuracy": accuracy, "train_s": seconds, **negation})
         print(json.dumps(rows[-1]))
+    budget = args.budget_minutes
     for kind in [k for k in args.kinds.split(",") if k]:
         model, seconds = train_kind(
-            kind, x["train"], y["train"], x["dev"], y["dev"], len(vocabulary), epochs
-        )
+            kind, x["train"], y["train"], x["dev"], y["dev"], len(vocabulary), epochs,
+            patience=args.patience,
+            log=(log := EpochLog(x["test"], y["test"], budget and 60 * budget)),
+        )  # fmt: skip
         accuracy = float(np.mean(model.predict(x["test"], verbose=0).argmax(-1) == y["test"]))
         negation = probe_scores(
             lambda t, m=model: m.predict(encode(t), verbose=0).argmax(-1), probe
         )
-        rows.append({"model": kind, "test_accuracy": accuracy, "train_s": seconds, **negation})
+        rows.append(
+            {"model": kind, "test_accuracy": accuracy, "train_s": seconds,
+             "epochs": model.epochs_run, **negation, "per_epoch": log.rows}
+        )  # fmt: skip
         print(json.dumps(rows[-1]))
     print_table(rows)
     results = {"rows": rows, "quick": args.quick}
