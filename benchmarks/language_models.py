@@ -47,37 +47,56 @@ def load_corpus(level):
     )
 
 
-def neural_nll(corpus, cell, units, window, epochs, seed=0):
-    """Mean test NLL (nats) of an RNN LM trained with early stopping; and seconds trained."""
+def neural_nll(corpus, cell, units, window, epochs, args, seed=0):
+    """Mean test NLL (nats) of an RNN LM trained with early stopping; seconds; epochs run."""
     import keras
 
     from keras_dlss.applications import RNNLanguageModel
 
     keras.utils.set_random_seed(seed)
+    word = corpus.level == "word"
     model = RNNLanguageModel(
         len(corpus.vocabulary),
         level=corpus.level,
         cell=cell,
         units=units,
-        embedding_dim=units if corpus.level == "word" else 64,
-        dropout=0.5 if corpus.level == "word" else 0.1,
+        embedding_dim=(args.embedding_dim or units) if word else 64,
+        dropout=(0.5 if args.dropout is None else args.dropout) if word else 0.1,
+        recurrent_dropout=args.recurrent_dropout,
     )
-    model.compile(jit_compile=True)
+    optimizer = "auto"  # Adam(3e-3, clipnorm 1)
+    if args.weight_decay or args.lr != 3e-3:
+        optimizer = keras.optimizers.AdamW(
+            args.lr, weight_decay=args.weight_decay, clipnorm=1.0
+        )  # fmt: skip
+    model.compile(optimizer=optimizer, jit_compile=True)
     x, y = corpus.windows("train", window)
+    callbacks = [keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True)]
+    if args.lr_decay < 1:  # halve (say) the step size whenever validation loss stops improving
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=args.lr_decay, patience=0))
     start = time.perf_counter()
-    model.fit(
+    if args.budget_minutes:  # end cleanly (best weights restored) after the epoch past the budget
+        callbacks.append(
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: setattr(
+                    model, "stop_training",
+                    time.perf_counter() - start > 60 * args.budget_minutes or model.stop_training,
+                )
+            )
+        )  # fmt: skip
+    history = model.fit(
         x,
         y,
         batch_size=32,
         epochs=epochs,
         validation_data=corpus.windows("valid", window),
-        callbacks=[keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True)],
+        callbacks=callbacks,
         verbose=0,
     )
     seconds = time.perf_counter() - start
     tx, ty = corpus.windows("test", window)
     total = -model.log_likelihood(tx, ty).sum()
-    return total / np.count_nonzero(ty), seconds
+    return total / np.count_nonzero(ty), seconds, len(history.history["loss"])
 
 
 def ngram_nll(corpus, order, smoothing="kneser_ney"):
@@ -99,13 +118,15 @@ def quality(args):
         corpus = load_corpus(level)
         n = np.count_nonzero(corpus.test[1:])
         print(f"# {level}: |V|={len(corpus.vocabulary)} train={len(corpus.train)} test targets={n}")
-        for order in orders:
+        for order in orders if not args.no_ngrams else ():
             rows.append((level, f"Kneser-Ney {order}-gram", ngram_nll(corpus, order), 0.0))
             print(f"# {rows[-1]}", flush=True)
-        rows.append((level, "add-1 3-gram", ngram_nll(corpus, 3, "add_k"), 0.0))
+        if not args.no_ngrams:
+            rows.append((level, "add-1 3-gram", ngram_nll(corpus, 3, "add_k"), 0.0))
         for cell in args.cells.split(","):
-            nll, seconds = neural_nll(corpus, cell, units, window, epochs)
-            rows.append((level, f"{cell.upper()} LM ({units} units, tied)", nll, seconds))
+            nll, seconds, ran = neural_nll(corpus, cell, units, window, epochs, args)
+            name = f"{cell.upper()} LM ({units} units, tied{args.tag}), {ran} epochs"
+            rows.append((level, name, nll, seconds))
             print(f"# {rows[-1]}", flush=True)  # a long run keeps what it finished
     print("\n| level | model | test perplexity | test bits/token | train s |")
     print("|---|---|---|---|---|")
@@ -180,7 +201,30 @@ def main():
     parser.add_argument("--speed-vocab", type=int, default=5000)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--only", choices=["quality", "speed"], default=None)
+    regularize = parser.add_argument_group("word-level neural LM training")
+    regularize.add_argument("--dropout", type=float, default=None, help="default 0.5")
+    regularize.add_argument("--recurrent-dropout", type=float, default=0.0)
+    regularize.add_argument("--embedding-dim", type=int, default=None, help="default: --units")
+    regularize.add_argument("--patience", type=int, default=1, help="early stopping")
+    regularize.add_argument("--lr", type=float, default=3e-3)
+    regularize.add_argument("--lr-decay", type=float, default=1.0, help="ReduceLROnPlateau")
+    regularize.add_argument("--weight-decay", type=float, default=0.0, help="AdamW")
+    regularize.add_argument("--no-ngrams", action="store_true", help="neural rows only")
+    regularize.add_argument("--budget-minutes", type=float, default=None)
     args = parser.parse_args()
+    args.tag = "".join(
+        f", {name} {getattr(args, attr)}"
+        for name, attr, default in (
+            ("emb", "embedding_dim", None),
+            ("dropout", "dropout", None),
+            ("rec. dropout", "recurrent_dropout", 0.0),
+            ("patience", "patience", 1),
+            ("lr", "lr", 3e-3),
+            ("lr decay", "lr_decay", 1.0),
+            ("wd", "weight_decay", 0.0),
+        )
+        if getattr(args, attr) != default
+    )
     if args.only != "speed":
         quality(args)
     if args.only != "quality":
