@@ -12,6 +12,7 @@ from keras_dlss.applications.film_vqa import FiLMQuestionAnswering
 from keras_dlss.applications.fully_convolutional import to_fully_convolutional
 from keras_dlss.applications.gat import GAT, GCN, node_classification_inputs
 from keras_dlss.applications.image_grid import image_grid, save_image_grid
+from keras_dlss.applications.joint_embedding import JointEmbedding
 from keras_dlss.applications.language_model import RNNLanguageModel
 from keras_dlss.applications.language_model_task import generate_text
 from keras_dlss.applications.memn2n import MemN2N
@@ -21,6 +22,7 @@ from keras_dlss.applications.music_generation import generate_performance, plot_
 from keras_dlss.applications.music_transformer import MusicTransformer
 from keras_dlss.applications.music_vae import MusicVAE
 from keras_dlss.applications.performance_rnn import PerformanceRNN
+from keras_dlss.applications.pointer_generator import PointerGeneratorTranslator
 from keras_dlss.applications.pointer_network import PointerNetwork
 from keras_dlss.applications.pointnet import PointNet
 from keras_dlss.applications.registry import get_task, register_task, task_names
@@ -40,6 +42,7 @@ from keras_dlss.applications.voxnet import VoxNet
 
 __all__ = [
     "FiLMQuestionAnswering",
+    "JointEmbedding",
     "BiDAF",
     "GAT",
     "GCN",
@@ -59,6 +62,7 @@ __all__ = [
     "MultiViewCNN",
     "PointNet",
     "PointerNetwork",
+    "PointerGeneratorTranslator",
     "VoxNet",
     "MemN2N",
     "MLPClassifier",

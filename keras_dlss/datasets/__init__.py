@@ -47,6 +47,11 @@ from keras_dlss.datasets.point_clouds import (
     PRIMITIVE_NAMES,
     point_clouds,
 )
+from keras_dlss.datasets.shape_captions import (
+    ShapeCaptions,
+    shape_caption_vocabulary,
+    shape_captions,
+)
 from keras_dlss.datasets.shapes import SHAPE_NAMES, shapes
 from keras_dlss.datasets.sort_of_clevr import SortOfCLEVR, sort_of_clevr
 from keras_dlss.datasets.squad import (
@@ -130,6 +135,9 @@ __all__ = [
     "write_midi",
     "SHAPE_NAMES",
     "shapes",
+    "ShapeCaptions",
+    "shape_caption_vocabulary",
+    "shape_captions",
     "digits",
     "image_folder",
     "sample_photographs",

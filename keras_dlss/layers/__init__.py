@@ -25,6 +25,7 @@ from keras_dlss.layers.neural_additive import NeuralAdditiveModel
 from keras_dlss.layers.normalization_factory import normalization
 from keras_dlss.layers.ntm_cell import NTMCell
 from keras_dlss.layers.pointer_attention import PointerAttention
+from keras_dlss.layers.pointer_generator import PointerGenerator
 from keras_dlss.layers.relative_attention import RelativeMultiHeadAttention
 from keras_dlss.layers.stacked_rnn import StackedRNN
 from keras_dlss.layers.tnet import TNet
@@ -44,6 +45,7 @@ __all__ = [
     "LinearStart",
     "NTMCell",
     "PointerAttention",
+    "PointerGenerator",
     "FiLM",
     "GatedMultimodalUnit",
     "BilinearPooling",

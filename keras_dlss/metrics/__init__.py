@@ -7,6 +7,7 @@ from keras_dlss.metrics.mode_coverage import mode_coverage
 from keras_dlss.metrics.noise_stability import noise_stability
 from keras_dlss.metrics.panoptic import PanopticQuality, panoptic_quality
 from keras_dlss.metrics.perplexity import BitsPerCharacter, Perplexity
+from keras_dlss.metrics.retrieval import RecallAtK, median_rank, recall_at_k, retrieval_ranks
 from keras_dlss.metrics.robust_accuracy import RobustAccuracy
 from keras_dlss.metrics.segmentation import IoUReport, boundary_f_score, per_class_iou
 from keras_dlss.metrics.sequence_labeling import (
@@ -31,6 +32,10 @@ __all__ = [
     "frechet_distance",
     "mode_coverage",
     "RobustAccuracy",
+    "RecallAtK",
+    "median_rank",
+    "recall_at_k",
+    "retrieval_ranks",
     "noise_stability",
     "TokenAccuracy",
     "get_entities",

@@ -20,6 +20,11 @@ from keras_dlss.ops.ntm_addressing import (
     sharpen,
 )
 from keras_dlss.ops.point_cloud_graph import gather_neighbors, knn_indices
+from keras_dlss.ops.pointer_generator import (
+    extend_vocabulary,
+    extended_ids_to_tokens,
+    final_distribution,
+)
 from keras_dlss.ops.pointer_stack import stack_pop, stack_push, stack_top
 from keras_dlss.ops.relative_attention import relative_position_logits
 from keras_dlss.ops.segment_softmax import segment_softmax
@@ -56,4 +61,7 @@ __all__ = [
     "stack_pop",
     "stack_push",
     "stack_top",
+    "extend_vocabulary",
+    "extended_ids_to_tokens",
+    "final_distribution",
 ]
