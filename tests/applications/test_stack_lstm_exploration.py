@@ -1,11 +1,11 @@
 """Dynamic-oracle training of the stack-LSTM parser: explored targets vs brute force, p = 0 vs static."""
 
 import copy
-import itertools
 
 import keras
 import numpy as np
 import pytest
+from transition_brute_force import best_reachable_loss, projective_trees
 
 from keras_dlss.applications import StackLSTMParser
 from keras_dlss.applications.parser_task import ParserTask, build_vocabularies, encode_trees
@@ -21,26 +21,10 @@ from keras_dlss.applications.transition_systems import (
     Configuration,
     transition_targets,
 )
-from keras_dlss.datasets import check_heads, is_projective, read_conllu_trees, ud_english_ewt_path
+from keras_dlss.datasets import is_projective, read_conllu_trees, ud_english_ewt_path
 
 SMALL = {"embedding_dim": 6, "token_dim": 5, "lstm_units": 4, "state_units": 6}
 SMALL.update(action_dim=3, relation_dim=2, dropout=0.0)
-
-
-def _best_reachable_loss(config, gold, memo):
-    """Brute force: fewest wrong heads over every action sequence that completes `config`."""
-    key = (tuple(config.stack), tuple(config.buffer), tuple(config.heads))
-    if key not in memo:
-        if config.is_terminal():
-            memo[key] = sum(h != g for h, g in zip(config.heads, gold))
-        else:
-            losses = []
-            for action in config.legal():
-                child = copy.deepcopy(config)
-                child.apply(action)
-                losses.append(_best_reachable_loss(child, gold, memo))
-            memo[key] = min(losses)
-    return memo[key]
 
 
 def _brute_force_best_actions(config, gold, memo):
@@ -48,25 +32,13 @@ def _brute_force_best_actions(config, gold, memo):
     for action in config.legal():
         child = copy.deepcopy(config)
         child.apply(action)
-        losses[action] = _best_reachable_loss(child, gold, memo)
+        losses[action] = best_reachable_loss(child, gold, memo)
     return {a for a, loss in losses.items() if loss == min(losses.values())}
-
-
-def _projective_trees(n):
-    trees = []
-    for heads in itertools.product(range(n + 1), repeat=n):
-        try:
-            check_heads(heads)
-        except ValueError:
-            continue
-        if is_projective(heads):
-            trees.append(list(heads))
-    return trees
 
 
 def test_explored_targets_equal_brute_force_minimum_cost_actions():
     rng = np.random.default_rng(0)
-    golds = [t for n in (3, 4, 5) for t in _projective_trees(n)]
+    golds = [t for n in (3, 4, 5) for t in projective_trees(n)]
     golds = [golds[i] for i in rng.choice(len(golds), 24, replace=False)]
     width = 6
     words = np.zeros((len(golds), width), "int32")

@@ -1,10 +1,8 @@
 """Transition systems: the static oracle rebuilds every projective EWT tree; the dynamic oracle is optimal."""
 
-import copy
-import itertools
-
 import numpy as np
 import pytest
+from transition_brute_force import best_reachable_loss, projective_trees
 
 from keras_dlss.applications.transition_systems import (
     LEFT_ARC,
@@ -16,7 +14,7 @@ from keras_dlss.applications.transition_systems import (
     dynamic_oracle,
     static_oracle,
 )
-from keras_dlss.datasets import check_heads, is_projective, read_conllu_trees, ud_english_ewt_path
+from keras_dlss.datasets import is_projective, read_conllu_trees, ud_english_ewt_path
 
 
 @pytest.fixture(scope="module")
@@ -52,35 +50,10 @@ def test_illegal_action_and_single_root():
     assert RIGHT_ARC not in c.legal()  # a word goes to the root only when the buffer is empty
 
 
-def _small_projective_trees(n):
-    trees = []
-    for heads in itertools.product(range(n + 1), repeat=n):
-        try:
-            check_heads(heads)
-        except ValueError:
-            continue
-        if is_projective(heads):
-            trees.append(list(heads))
-    return trees
-
-
-def _best_reachable_loss(config, gold):
-    """Brute force: fewest wrong heads over every action sequence that completes `config`."""
-    if config.is_terminal():
-        return sum(h != g for h, g in zip(config.heads, gold))
-    best = None
-    for action in config.legal():
-        child = copy.deepcopy(config)
-        child.apply(action)
-        loss = _best_reachable_loss(child, gold)
-        best = loss if best is None else min(best, loss)
-    return best
-
-
 def test_dynamic_oracle_costs_are_exact_after_random_mistakes():
     rng = np.random.default_rng(0)
     for n in (3, 4, 5):
-        trees = _small_projective_trees(n)
+        trees = projective_trees(n)
         for gold in [trees[i] for i in rng.choice(len(trees), 8)]:
             config = Configuration(n, "arc-hybrid")
             lost = 0
@@ -88,11 +61,11 @@ def test_dynamic_oracle_costs_are_exact_after_random_mistakes():
                 if config.is_terminal():
                     break
                 action = int(rng.choice(config.legal()))
-                before = _best_reachable_loss(config, gold)
+                before = best_reachable_loss(config, gold)
                 costs = action_costs(config, gold)
                 config.apply(action)
                 # The cost is exactly the loss the action adds to the best reachable tree.
-                assert _best_reachable_loss(config, gold) - before == costs[action]
+                assert best_reachable_loss(config, gold) - before == costs[action]
                 lost += costs[action]
             while not config.is_terminal():
                 config.apply(dynamic_oracle(config, gold)[0])
