@@ -1,6 +1,8 @@
 """The backend matrix (issue #20 item 3): every registered application on every backend.
 
-Each cell runs, in a fresh process with `KERAS_BACKEND` set, what a newcomer
+Each cell runs, in a worker process with `KERAS_BACKEND` set (`tests/_cli_worker.py`:
+one per backend serves several cells, each from a cleared Keras session, to save
+the 6-10 CPU s an interpreter spends importing the backend), what a newcomer
 runs: `keras-dlss train APP --epochs 1` on a few batches (`--limit`), asking
 for both exports, then `keras-dlss predict` or `keras-dlss generate` on the
 trained model. The cell checks the artifacts, `metrics.json` (a finite train
@@ -18,11 +20,13 @@ The matrix (with steps per second per cell) is printed and written to
 `FLAGS`), so steps per second compare the backends' ordinary execution.
 """
 
+import contextlib
 import glob
 import importlib.util
 import json
 import math
 import os
+import select
 import subprocess
 import sys
 import time
@@ -134,48 +138,84 @@ def _command(app):
     return None
 
 
-# Runs CLI commands one after another in one process (one TensorFlow import per cell,
-# not per command), each through `keras_dlss.cli.main` as the console script runs it,
-# and writes each command's exit status, output and traceback (if it raised) as JSON.
-_DRIVER = """
-import contextlib, io, json, sys, traceback
-from keras_dlss.cli import main
-results = []
-for argv in json.loads(sys.argv[2]):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main(argv)
-        except SystemExit as e:
-            rc = e.code
-        except Exception:
-            rc, _ = 1, traceback.print_exc()
-    results.append({"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()})
-    if rc not in (0, 1) or not results[-1]["stdout"]:
-        break
-with open(sys.argv[1], "w") as f:
-    json.dump(results, f)
-"""
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_cli_worker.py")
+# A worker serves this many cells, then a fresh one starts: bounds the memory one process
+# accumulates (compiled graphs, exported models) at one extra import per that many cells.
+CELLS_PER_WORKER = 10
 
 
-def _run(backend, commands, cwd):
-    """Runs `commands` (lists of CLI arguments) in one fresh process on `backend`."""
-    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
-    env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    report = cwd / "commands.json"
-    result = subprocess.run(
-        [sys.executable, "-c", _DRIVER, str(report), json.dumps(commands)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=900,
-    )
-    assert report.is_file(), result.stderr[-3000:]
-    return [
-        subprocess.CompletedProcess(argv, r["rc"], r["stdout"], r["stderr"])
-        for argv, r in zip(commands, json.loads(report.read_text()))
-    ]
+class _Pool:
+    """One live `_cli_worker.py` process at a time, for the backend of the current cell.
+
+    The cells are ordered backend by backend, so an xdist worker switches backend (and
+    pays one import) about three times; each cell still gets a cleared Keras session and
+    its own output folder. A worker that dies or hangs fails only its cell.
+    """
+
+    def __init__(self, log_dir):
+        self.log_dir, self.proc, self.backend, self.served, self.count = log_dir, None, None, 0, 0
+
+    def _start(self, backend):
+        self.close()
+        env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+        env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        self.count += 1
+        self.stderr = self.log_dir / f"worker-{backend}-{self.count}.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=(stderr := self.stderr.open("w")),
+            text=True,
+            bufsize=1,
+            env=env,
+        )
+        self.proc.stderr_file = stderr
+        self.backend, self.served = backend, 0
+
+    def run(self, backend, commands, cwd, timeout=900):
+        if self.proc is None or self.backend != backend or self.served >= CELLS_PER_WORKER:
+            self._start(backend)
+        self.served += 1
+        report = cwd / "commands.json"
+        request = {"id": str(cwd), "cwd": str(cwd), "report": str(report), "commands": commands}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        deadline, done, received = time.monotonic() + timeout, f"DONE {request['id']}\n", ""
+        # Raw reads (no line buffering to hide data from select); stray output is skipped.
+        while done not in received:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 5)
+            chunk = os.read(self.proc.stdout.fileno(), 65536) if ready else None
+            if chunk == b"" or time.monotonic() > deadline:
+                # The worker died (EOF) or hung: this cell fails, the next starts a new one.
+                self.proc.kill()
+                self.close()
+                tail = self.stderr.read_text()[-3000:]
+                raise AssertionError(f"{backend} worker died or timed out:\n{tail}")
+            received = (received + (chunk or b"").decode(errors="replace"))[-4096:]
+        return [
+            subprocess.CompletedProcess(argv, r["rc"], r["stdout"], r["stderr"])
+            for argv, r in zip(commands, json.loads(report.read_text()))
+        ]
+
+    def close(self):
+        if self.proc is not None:
+            with contextlib.suppress(OSError):  # a dead worker's stdin is a broken pipe
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stderr_file.close()
+            self.proc = None
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    workers = _Pool(tmp_path_factory.mktemp("cli_workers"))
+    yield workers
+    workers.close()
 
 
 @pytest.fixture(scope="module")
@@ -223,9 +263,13 @@ def _save_row(rows_dir, row):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("app", task_names())
-def test_cell(app, backend, tmp_path, rows_dir):
+# Backend by backend (ids stay `app-backend`), so a worker serves a run of cells.
+@pytest.mark.parametrize(
+    "app,backend",
+    [(app, backend) for backend in BACKENDS for app in task_names()],
+    ids=[f"{app}-{backend}" for backend in BACKENDS for app in task_names()],
+)
+def test_cell(app, backend, tmp_path, rows_dir, pool):
     if backend == "torch" and importlib.util.find_spec("torch") is None:
         pytest.skip("torch is not installed (the `test` extra installs torch==2.13.0, CPU)")
     row = {"app": app, "backend": backend, "run": "-", "tf_saved_model": "-", "onnx": "-"}
@@ -235,7 +279,7 @@ def test_cell(app, backend, tmp_path, rows_dir):
         ["train", app, *TRAIN, *FLAGS[backend], *APP_OPTIONS.get(app, []), "--out", str(out)]
     ]
     commands += [_use_command(app, out)] if _command(app) else []
-    results = _run(backend, commands, tmp_path)
+    results = pool.run(backend, commands, tmp_path)
     train = results[0]
     expected = _expected_failure(app, backend, "train")
     if expected:
