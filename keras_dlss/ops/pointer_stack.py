@@ -79,6 +79,8 @@ def stack_push(memory, size, values, where):
             f"Argument `values` must have shape [B, {', '.join(map(str, memory.shape[2:]))}]. "
             f"Received: values.shape={tuple(values.shape)}"
         )
+    # NumPy `memory`/`size` mixed with torch tensors is a TypeError on the torch backend.
+    memory, size = ops.convert_to_tensor(memory), ops.convert_to_tensor(size)
     capacity = ops.shape(memory)[1]  # may be unknown while tracing
     act = ops.logical_and(ops.cast(where, "bool"), ops.less(size, capacity))
     mask = _row_mask(size, capacity, memory.dtype) * ops.cast(act, memory.dtype)[:, None]
