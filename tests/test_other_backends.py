@@ -10,7 +10,7 @@ eager / jit parity, a jit-compiled fit step, mixed precision, masks).
 `NODES[backend]` is chosen to fit CI's budget (the CPU it costs is paid by the backend
 matrix's worker pool). Every conformance test (a test in `tests/layers` calling
 `run_layer_test`, found by reading the sources) and every `tests/ops` module must be in
-`NODES[backend]` or in `PENDING` (not yet run on that backend, with why):
+`EVERY_BACKEND` (run on each backend, less `PENDING`: not yet run on that backend, with why):
 `test_every_test_is_placed` fails on a new one, so none is forgotten.
 
 Every test expected to fail on a backend is in `EXPECTED`, the one place, with its reason.
@@ -88,95 +88,51 @@ def _ops_nodes():
     )
 
 
-# Run on each backend in CI: test modules of tests/ops, conformance test functions of
-# tests/layers (all their parameters).
-NODES = {
-    "jax": [
-        "tests/ops/test_dense_crf_ops.py",
-        "tests/ops/test_fixed_point_ops.py",
-        "tests/ops/test_pointer_generator.py",
-        "tests/ops/test_pointer_stack.py",
-        "tests/ops/test_relative_attention_ops.py",
-        "tests/ops/test_spanning_tree.py",
-        "tests/layers/attention/test_attention_wrapper.py::test_conformance",
-        "tests/layers/attention/test_bahdanau.py::test_conformance",
-        "tests/layers/attention/test_luong.py::test_conformance",
-        "tests/layers/test_biaffine.py::test_conformance",
-        "tests/layers/test_bidaf_attention.py::test_conformance",
-        "tests/layers/test_bilinear_pooling.py::test_bilinear_pooling_conformance",
-        "tests/layers/test_crf.py::test_conformance_with_marginals",
-        "tests/layers/test_crf.py::test_conformance_tags_only_parallel",
-        "tests/layers/test_deep_rnns.py::test_stacked_conformance",
-        "tests/layers/test_deep_rnns.py::test_md_rnn_conformance",
-        "tests/layers/test_dense_crf.py::test_conformance_exact_path_with_learned_compatibility",
-        "tests/layers/test_edge_conv.py::test_edge_conv_conformance",
-        "tests/layers/test_edge_conv.py::test_tnet_conformance_identity_start_and_loss",
-        "tests/layers/test_end_to_end_memory.py::test_conformance",
-        "tests/layers/test_fixed_point.py::test_conformance",
-        "tests/layers/test_graph_attention.py::test_graph_attention_conformance",
-        "tests/layers/test_graph_attention.py::test_graph_convolution_conformance",
-        "tests/layers/test_hierarchical_multiscale_lstm.py::test_conformance",
-        "tests/layers/test_mixed_operation.py::test_conformance_with_alpha_gradients",
-        "tests/layers/test_monotonic_dense.py::test_conformance",
-        "tests/layers/test_multimodal_fusion.py::test_film_conformance",
-        "tests/layers/test_multimodal_fusion.py::test_gated_multimodal_unit_conformance",
-        "tests/layers/test_multiplicative_lstm.py::test_conformance",
-        "tests/layers/test_neural_additive.py::test_conformance",
-        "tests/layers/test_normalization.py::test_factory_layers_pass_conformance",
-        "tests/layers/test_ntm_cell.py::test_conformance",
-        "tests/layers/test_pointer_attention.py::test_conformance",
-        "tests/layers/test_pointer_generator.py::test_conformance",
-        "tests/layers/test_relative_attention.py::test_conformance",
-        "tests/layers/test_transformer.py::test_encoder_conformance",
-        "tests/layers/test_transformer.py::test_decoder_conformance_relative",
-        "tests/layers/test_transformer.py::test_decoder_conformance_absolute_with_memory",
-        "tests/layers/test_tree_lstm.py::test_conformance",
-        "tests/layers/test_weight_standardization.py::test_conformance",
-    ],
-    "torch": [
-        "tests/ops/test_crf.py",
-        "tests/ops/test_dense_crf_ops.py",
-        "tests/ops/test_fixed_point_ops.py",
-        "tests/ops/test_pointer_generator.py",
-        "tests/ops/test_pointer_stack.py",
-        "tests/ops/test_relative_attention_ops.py",
-        "tests/ops/test_spanning_tree.py",
-        "tests/layers/attention/test_attention_wrapper.py::test_conformance",
-        "tests/layers/attention/test_bahdanau.py::test_conformance",
-        "tests/layers/attention/test_luong.py::test_conformance",
-        "tests/layers/test_biaffine.py::test_conformance",
-        "tests/layers/test_bidaf_attention.py::test_conformance",
-        "tests/layers/test_bilinear_pooling.py::test_bilinear_pooling_conformance",
-        "tests/layers/test_crf.py::test_conformance_with_marginals",
-        "tests/layers/test_crf.py::test_conformance_tags_only_parallel",
-        "tests/layers/test_deep_rnns.py::test_stacked_conformance",
-        "tests/layers/test_deep_rnns.py::test_md_rnn_conformance",
-        "tests/layers/test_dense_crf.py::test_conformance_exact_path_with_learned_compatibility",
-        "tests/layers/test_edge_conv.py::test_edge_conv_conformance",
-        "tests/layers/test_edge_conv.py::test_tnet_conformance_identity_start_and_loss",
-        "tests/layers/test_end_to_end_memory.py::test_conformance",
-        "tests/layers/test_fixed_point.py::test_conformance",
-        "tests/layers/test_graph_attention.py::test_graph_attention_conformance",
-        "tests/layers/test_graph_attention.py::test_graph_convolution_conformance",
-        "tests/layers/test_hierarchical_multiscale_lstm.py::test_conformance",
-        "tests/layers/test_mixed_operation.py::test_conformance_with_alpha_gradients",
-        "tests/layers/test_monotonic_dense.py::test_conformance",
-        "tests/layers/test_multimodal_fusion.py::test_film_conformance",
-        "tests/layers/test_multimodal_fusion.py::test_gated_multimodal_unit_conformance",
-        "tests/layers/test_multiplicative_lstm.py::test_conformance",
-        "tests/layers/test_neural_additive.py::test_conformance",
-        "tests/layers/test_normalization.py::test_factory_layers_pass_conformance",
-        "tests/layers/test_ntm_cell.py::test_conformance",
-        "tests/layers/test_pointer_attention.py::test_conformance",
-        "tests/layers/test_pointer_generator.py::test_conformance",
-        "tests/layers/test_relative_attention.py::test_conformance",
-        "tests/layers/test_transformer.py::test_encoder_conformance",
-        "tests/layers/test_transformer.py::test_decoder_conformance_relative",
-        "tests/layers/test_transformer.py::test_decoder_conformance_absolute_with_memory",
-        "tests/layers/test_tree_lstm.py::test_conformance",
-        "tests/layers/test_weight_standardization.py::test_conformance",
-    ],
-}
+# Run on every backend in CI (less that backend's `PENDING`): test modules of tests/ops,
+# conformance test functions of tests/layers (all their parameters).
+EVERY_BACKEND = [
+    "tests/ops/test_crf.py",
+    "tests/ops/test_dense_crf_ops.py",
+    "tests/ops/test_fixed_point_ops.py",
+    "tests/ops/test_pointer_generator.py",
+    "tests/ops/test_pointer_stack.py",
+    "tests/ops/test_relative_attention_ops.py",
+    "tests/ops/test_spanning_tree.py",
+    "tests/layers/attention/test_attention_wrapper.py::test_conformance",
+    "tests/layers/attention/test_bahdanau.py::test_conformance",
+    "tests/layers/attention/test_luong.py::test_conformance",
+    "tests/layers/test_biaffine.py::test_conformance",
+    "tests/layers/test_bidaf_attention.py::test_conformance",
+    "tests/layers/test_bilinear_pooling.py::test_bilinear_pooling_conformance",
+    "tests/layers/test_crf.py::test_conformance_with_marginals",
+    "tests/layers/test_crf.py::test_conformance_tags_only_parallel",
+    "tests/layers/test_deep_rnns.py::test_stacked_conformance",
+    "tests/layers/test_deep_rnns.py::test_md_rnn_conformance",
+    "tests/layers/test_dense_crf.py::test_conformance_exact_path_with_learned_compatibility",
+    "tests/layers/test_edge_conv.py::test_edge_conv_conformance",
+    "tests/layers/test_edge_conv.py::test_tnet_conformance_identity_start_and_loss",
+    "tests/layers/test_end_to_end_memory.py::test_conformance",
+    "tests/layers/test_fixed_point.py::test_conformance",
+    "tests/layers/test_graph_attention.py::test_graph_attention_conformance",
+    "tests/layers/test_graph_attention.py::test_graph_convolution_conformance",
+    "tests/layers/test_hierarchical_multiscale_lstm.py::test_conformance",
+    "tests/layers/test_mixed_operation.py::test_conformance_with_alpha_gradients",
+    "tests/layers/test_monotonic_dense.py::test_conformance",
+    "tests/layers/test_multimodal_fusion.py::test_film_conformance",
+    "tests/layers/test_multimodal_fusion.py::test_gated_multimodal_unit_conformance",
+    "tests/layers/test_multiplicative_lstm.py::test_conformance",
+    "tests/layers/test_neural_additive.py::test_conformance",
+    "tests/layers/test_normalization.py::test_factory_layers_pass_conformance",
+    "tests/layers/test_ntm_cell.py::test_conformance",
+    "tests/layers/test_pointer_attention.py::test_conformance",
+    "tests/layers/test_pointer_generator.py::test_conformance",
+    "tests/layers/test_relative_attention.py::test_conformance",
+    "tests/layers/test_transformer.py::test_encoder_conformance",
+    "tests/layers/test_transformer.py::test_decoder_conformance_relative",
+    "tests/layers/test_transformer.py::test_decoder_conformance_absolute_with_memory",
+    "tests/layers/test_tree_lstm.py::test_conformance",
+    "tests/layers/test_weight_standardization.py::test_conformance",
+]
 # (nodeid pattern (fnmatch), backend) -> why that test fails there.
 EXPECTED = {
     (
@@ -360,10 +316,11 @@ EXPECTED = {
     ("tests/ops/test_relative_attention_ops.py::test_xla_matches_eager[True]", "jax"): _TF_TEST,
     ("tests/ops/test_relative_attention_ops.py::test_xla_matches_eager[True]", "torch"): _TF_TEST,
 }
-# (test, backend) not in NODES yet -> why.
+# (test, backend) left out of that backend's NODES for now -> why.
 PENDING = {
     ("tests/ops/test_crf.py", "jax"): _CRF_JAX_COST,
 }
+NODES = {backend: [n for n in EVERY_BACKEND if (n, backend) not in PENDING] for backend in BACKENDS}
 
 
 def _expected_for(backend):
@@ -418,8 +375,7 @@ def _table(backend, outcomes, cpu_seconds):
 def test_every_test_is_placed(backend):
     placed = set(NODES[backend]) | {n for n, b in PENDING if b == backend}
     missing = set(_ops_nodes() + _conformance_nodes()) - placed
-    assert not missing, f"add these to NODES[{backend!r}] (or PENDING, with why): {missing}"
-    assert not set(NODES[backend]) & {n for n, b in PENDING if b == backend}
+    assert not missing, f"add these to EVERY_BACKEND (or PENDING, with why): {missing}"
 
 
 @pytest.mark.slow
