@@ -44,8 +44,9 @@ from keras import ops
 
 from keras_dlss import _validation as v
 from keras_dlss.applications.base import compiled
-from keras_dlss.applications.stack_lstm_ops import argmax, legal_actions, one_hot, take_int
+from keras_dlss.applications.stack_lstm_ops import legal_actions, one_hot, take_int
 from keras_dlss.applications.transition_systems import LEFT_ARC, RIGHT_ARC, transition_targets
+from keras_dlss.ops.crf_parallel import first_argmax as argmax
 from keras_dlss.ops.pointer_stack import stack_top
 
 ORACLES = ("static", "dynamic")

@@ -4,8 +4,9 @@ Every sentence of a padded batch takes its own action at each step of one
 bounded loop, so reads and writes at a per-row position are one-hot
 contractions and blends rather than gathers and scatters: a gather from a
 variable has no XLA kernel on TensorFlow, and a blend keeps every shape static.
-`argmax` avoids `ops.argmax`, which tf2onnx cannot convert inside a loop
-(PITFALLS), so the exported greedy decoder converts to ONNX.
+The loop picks actions with `ops.crf_parallel.first_argmax`, not `ops.argmax`,
+which tf2onnx cannot convert inside a loop (PITFALLS), so the exported greedy
+decoder converts to ONNX.
 """
 
 from keras import ops
@@ -35,13 +36,6 @@ def write(x, index, value, where):
     else:
         value = value[:, None]
     return x * (1 - mask) + ops.cast(value, x.dtype) * mask
-
-
-def argmax(x):
-    """`ops.argmax(x, axis=-1)` of a `[B, k]` tensor (first maximum), from `max` and `min`."""
-    depth = ops.shape(x)[-1]
-    best = ops.equal(x, ops.max(x, axis=-1, keepdims=True))
-    return ops.min(ops.where(best, ops.arange(depth, dtype="int32")[None, :], depth), axis=-1)
 
 
 def legal_actions(size, front, lengths, system):

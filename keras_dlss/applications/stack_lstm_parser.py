@@ -44,7 +44,7 @@ from keras import ops
 
 from keras_dlss import _validation as v
 from keras_dlss.applications.base import compiled
-from keras_dlss.applications.stack_lstm_ops import argmax, legal_actions
+from keras_dlss.applications.stack_lstm_ops import legal_actions
 from keras_dlss.applications.stack_lstm_ops import one_hot as _one_hot
 from keras_dlss.applications.stack_lstm_ops import take as _take
 from keras_dlss.applications.stack_lstm_ops import write as _write
@@ -55,6 +55,7 @@ from keras_dlss.applications.transition_systems import (
     SYSTEMS,
 )
 from keras_dlss.layers.tree_lstm import bounded_loop
+from keras_dlss.ops.crf_parallel import first_argmax as argmax
 from keras_dlss.ops.pointer_stack import stack_pop, stack_push, stack_top
 
 _NEG = -1e9
