@@ -32,6 +32,7 @@ import numpy as np
 from keras import ops
 
 from keras_dlss import _validation as v
+from keras_dlss.applications._char_features import char_cnn_features
 from keras_dlss.layers.biaffine import Biaffine
 from keras_dlss.ops.spanning_tree import maximum_spanning_tree
 
@@ -162,8 +163,13 @@ def BiaffineParser(
     *,
     upos_vocabulary_size=None,
     num_tags=None,
+    char_vocabulary_size=None,
+    max_word_length=16,
     embedding_dim=100,
     upos_dim=32,
+    char_embedding_dim=32,
+    char_filters=64,
+    char_kernel_size=3,
     lstm_units=128,
     lstm_layers=2,
     arc_units=256,
@@ -181,8 +187,16 @@ def BiaffineParser(
             `"upos"` ids `[B, N]` (gold or predicted tags) as input.
         num_tags: optional int. When set, adds a UPOS tagging head (output
             `"tags"`, target `"tags"`): multi-task tagging and parsing.
+        char_vocabulary_size: optional int. When set, the model also takes
+            `"chars"` ids `[B, N, max_word_length]` (0 = padding) and adds a
+            character CNN word feature, max-pooled over each word's characters:
+            words unseen in training still get a representation.
+        max_word_length: int. Characters per word of the `chars` input. Defaults to 16.
         embedding_dim: int. Word embedding size. Defaults to 100.
         upos_dim: int. UPOS embedding size. Defaults to 32.
+        char_embedding_dim: int. Character embedding size. Defaults to 32.
+        char_filters: int. Character CNN filters. Defaults to 64.
+        char_kernel_size: int. Character CNN width. Defaults to 3.
         lstm_units: int. Units per direction of each BiLSTM layer. Defaults to 128.
         lstm_layers: int. Stacked BiLSTM layers. Defaults to 2.
         arc_units: int. Size of the arc MLPs' outputs. Defaults to 256.
@@ -192,7 +206,7 @@ def BiaffineParser(
         name: str. Model name.
 
     Returns:
-        A `BiaffineParserModel` taking `{"words"(, "upos")}` and returning
+        A `BiaffineParserModel` taking `{"words"(, "upos", "chars")}` and returning
         `{"arcs": [B, N, N], "labels": [B, N, N, num_labels](, "tags": [B, N, num_tags])}`.
 
     Example:
@@ -210,7 +224,9 @@ def BiaffineParser(
     """
     for arg in ("vocabulary_size", "num_labels", "embedding_dim", "upos_dim", "lstm_units"):
         v.check_positive_int(arg, locals()[arg])
-    for arg in ("lstm_layers", "arc_units", "label_units"):
+    for arg in ("lstm_layers", "arc_units", "label_units", "max_word_length", "char_filters"):
+        v.check_positive_int(arg, locals()[arg])
+    for arg in ("char_embedding_dim", "char_kernel_size"):
         v.check_positive_int(arg, locals()[arg])
     v.check_range("dropout", dropout, 0.0, 1.0, high_inclusive=False)
     words = keras.Input((None,), dtype="int32", name="words")
@@ -226,6 +242,18 @@ def BiaffineParser(
             upos_vocabulary_size, upos_dim, mask_zero=True, name="upos_embedding"
         )(upos)
         x = keras.layers.Concatenate(name="word_features")([x, u])
+    if char_vocabulary_size is not None:
+        v.check_positive_int("char_vocabulary_size", char_vocabulary_size, 2)
+        inputs["chars"] = keras.Input((None, max_word_length), dtype="int32", name="chars")
+        c = char_cnn_features(
+            inputs["chars"],
+            char_vocabulary_size,
+            char_embedding_dim,
+            char_filters,
+            char_kernel_size,
+            max_word_length,
+        )
+        x = keras.layers.Concatenate(name="char_word_features")([x, c])
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(lstm_layers):
         x = keras.layers.Bidirectional(

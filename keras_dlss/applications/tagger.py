@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from keras_dlss import _validation as v
+from keras_dlss.applications._char_features import char_cnn_features
 from keras_dlss.applications.base import Task, TaskData
 from keras_dlss.datasets.conll import Vocabulary, encode_characters, read_conll, read_conllu
 from keras_dlss.datasets.ud_english_ewt import LICENSE as EWT_LICENSE
@@ -128,17 +129,14 @@ def BiLSTMCRFTagger(
     if char_vocabulary_size is not None:
         v.check_positive_int("char_vocabulary_size", char_vocabulary_size, 2)
         chars = keras.Input((None, max_word_length), dtype="int32", name="chars")
-        c = keras.layers.Embedding(char_vocabulary_size, char_embedding_dim, name="char_embedding")(
-            chars
+        c = char_cnn_features(
+            chars,
+            char_vocabulary_size,
+            char_embedding_dim,
+            char_filters,
+            char_kernel_size,
+            max_word_length,
         )
-        # A (1, k) Conv2D is a per-word 1-D convolution over characters.
-        c = keras.layers.Conv2D(
-            char_filters, (1, char_kernel_size), padding="same", activation="relu", name="char_cnn"
-        )(c)
-        # Max over each word's characters. Not TimeDistributed(GlobalMaxPooling1D):
-        # its SavedModel mixes up batch and time when both are unknown.
-        c = keras.layers.MaxPooling2D((1, max_word_length), name="char_pool")(c)
-        c = keras.layers.Reshape((-1, char_filters), name="char_features")(c)
         features = keras.layers.Concatenate(name="word_features")([features, c])
         inputs = {"words": words, "chars": chars}
     x = keras.layers.Dropout(dropout, name="feature_dropout")(features)

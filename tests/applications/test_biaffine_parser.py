@@ -81,6 +81,40 @@ def test_bad_arguments():
         BiaffineParser(10, 3, dropout=1.0)
     with pytest.raises(ValueError, match="`num_labels`.*Received"):
         BiaffineParser(10, 0)
+    with pytest.raises(ValueError, match="`char_vocabulary_size`.*Received"):
+        BiaffineParser(10, 3, char_vocabulary_size=1)
+
+
+def test_char_feature_is_used_parses_and_round_trips(trained, tmp_path):
+    from keras_dlss.datasets.conll import Vocabulary, encode_characters
+
+    _, info, trees, x, y = trained
+    sentences = [["<root>"] + t.words for t in trees]
+    chars = Vocabulary.build([list(w) for s in sentences for w in s])
+    x = {**x, "chars": encode_characters(sentences, chars, x["words"].shape[1], 6)}
+    model = BiaffineParser(
+        len(info["words"]["tokens"]),
+        len(info["deprels"]),
+        char_vocabulary_size=len(chars),
+        max_word_length=6,
+        char_embedding_dim=4,
+        char_filters=5,
+        **SMALL,
+    )
+    model.compile(optimizer="adam", jit_compile=False)
+    model.fit(x, y, batch_size=12, epochs=1, verbose=0)
+    arcs = keras.ops.convert_to_numpy(model(x)["arcs"])
+    other = {**x, "chars": np.where(x["chars"] > 0, 1, 0).astype("int32")}  # all unknown
+    assert np.abs(keras.ops.convert_to_numpy(model(other)["arcs"]) - arcs).max() > 1e-6
+    heads, _, _ = model.parse(x)
+    for row, tree in enumerate(trees):
+        check_heads(heads[row, 1 : len(tree) + 1])
+    path = str(tmp_path / "chars.keras")
+    model.save(path)
+    restored = keras.models.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x)["arcs"]), arcs, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_length_buckets_cover_every_sentence_once_without_cutting_words():
