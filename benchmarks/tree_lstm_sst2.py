@@ -1,13 +1,17 @@
 """SST-2 sentence classification: Tree-LSTMs (Tai et al. 2015) vs a sequential BiLSTM.
 
-Trees are the dependency-free left-branching fallback the issue allows (each
-word's head is the next word, the last word is the root: the parse of
-((w1 w2) w3) ...), not a parser's output, so this measures the Tree-LSTM
-machinery on chains rather than the value of syntax. Trains on a random subset
-of `../shared/data/sst2/train.tsv` (phrases and sentences) and reports accuracy
-on the 872 test sentences, with training time per epoch (shared, loaded machine).
+Trees (`--trees`, comma-separated) are `left`, the dependency-free left-branching
+fallback the issue allows (each word's head is the next word, the last word is the
+root: the parse of ((w1 w2) w3) ...), and/or `parser`: the dependency trees our
+`BiaffineParser` gives (`--parser MODEL.keras`, saved with its vocabularies in
+`MODEL.keras.json` by `benchmarks/parsing_ud_ewt.py --save`; a words-only parser,
+it reads no UPOS, with lowercased char-CNN input since SST-2 text is lowercased).
+The BiLSTM reads no tree. Trains on a random subset of `../shared/data/sst2/train.tsv`
+(phrases and sentences) and reports accuracy on the 872 test sentences, with training
+time per epoch (shared, loaded machine).
 
     .venv/bin/python benchmarks/tree_lstm_sst2.py [--train 6000 --epochs 3 --max-words 30]
+        [--trees left,parser --parser /tmp/parser.keras]
 """
 
 import argparse
@@ -35,6 +39,24 @@ def encode(texts, vocab, max_words):
         ids[r, :n] = [vocab.get(w, 1) for w in words]
         heads[r, : n - 1] = np.arange(2, n + 1)  # left-branching: head = next word
     return ids, heads
+
+
+def parser_heads(texts, path, max_words):
+    """`[B, max_words]` 1-based heads (0 = root) of each text, parsed by a saved BiaffineParser."""
+    import json
+
+    import keras_dlss.applications  # noqa: F401  (registers BiaffineParserModel for loading)
+    from keras_dlss.datasets.conll import Vocabulary, encode_characters
+
+    model = keras.models.load_model(path)
+    with open(path + ".json") as f:
+        info = json.load(f)
+    sentences = [["<root>"] + (t.lower().split()[:max_words] or ["<unk>"]) for t in texts]
+    x = {"words": Vocabulary(**info["words"]).encode(sentences, max_length=max_words + 1)}
+    if "chars" in info:
+        x["chars"] = encode_characters(sentences, Vocabulary(**info["chars"]), max_words + 1, 16)
+    heads, _, _ = model.parse(x)
+    return heads[:, 1:].astype("int32")
 
 
 def build(kind, vocab_size, max_words, units):
@@ -65,6 +87,8 @@ def main():
     parser.add_argument("--max-words", type=int, default=30)
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--kinds", default="bilstm,child-sum,nary")
+    parser.add_argument("--trees", default="left", help="left and/or parser, comma-separated")
+    parser.add_argument("--parser", default=None, help="saved BiaffineParser for --trees parser")
     args = parser.parse_args()
     texts, labels, _ = read_text_classification(os.path.join(DATA, "train.tsv"))
     test_texts, test_labels, _ = read_text_classification(os.path.join(DATA, "test.tsv"))
@@ -78,20 +102,33 @@ def main():
     vocab = {w: i + 2 for i, w in enumerate(words)}
     x, heads = encode(texts, vocab, args.max_words)
     tx, theads = encode(test_texts, vocab, args.max_words)
+    trees = {"left": (heads, theads)}
+    if "parser" in args.trees:
+        start = time.perf_counter()
+        trees["parser"] = tuple(
+            parser_heads(t, args.parser, args.max_words) for t in (texts, test_texts)
+        )
+        chains = np.mean([(h[h > 0] == np.nonzero(h)[0] + 2).all() for h in trees["parser"][1]])
+        print(
+            f"parsed {len(texts) + len(test_texts)} texts in {time.perf_counter() - start:.0f} s; "
+            f"{chains:.1%} of the test parses are left-branching chains"
+        )
     print(
         f"SST-2: {len(texts)} training phrases, {len(test_texts)} test sentences, "
-        f"left-branching trees, {args.epochs} epochs (shared, loaded machine)"
+        f"{args.epochs} epochs (shared, loaded machine)"
     )
-    print("| model | test accuracy | s/epoch |")
-    print("|---|---|---|")
+    print("| model | trees | test accuracy | s/epoch |")
+    print("|---|---|---|---|")
     for kind in args.kinds.split(","):
-        keras.utils.set_random_seed(0)
-        model = build(kind, len(vocab) + 2, args.max_words, args.units)
-        start = time.perf_counter()
-        model.fit([x, heads], labels, batch_size=64, epochs=args.epochs, verbose=0)
-        per_epoch = (time.perf_counter() - start) / args.epochs
-        _, acc = model.evaluate([tx, theads], np.asarray(test_labels), verbose=0)
-        print(f"| {kind} | {acc:.3f} | {per_epoch:.1f} |", flush=True)
+        for tree in ["-"] if kind == "bilstm" else args.trees.split(","):
+            h, th = trees["left" if tree == "-" else tree]
+            keras.utils.set_random_seed(0)
+            model = build(kind, len(vocab) + 2, args.max_words, args.units)
+            start = time.perf_counter()
+            model.fit([x, h], labels, batch_size=64, epochs=args.epochs, verbose=0)
+            per_epoch = (time.perf_counter() - start) / args.epochs
+            _, acc = model.evaluate([tx, th], np.asarray(test_labels), verbose=0)
+            print(f"| {kind} | {tree} | {acc:.3f} | {per_epoch:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
