@@ -10,6 +10,7 @@ from keras_dlss.layers.edge_conv import EdgeConv
 from keras_dlss.layers.end_to_end_memory import EndToEndMemory, LinearStart
 from keras_dlss.layers.film import FiLM
 from keras_dlss.layers.fixed_point import FixedPointLayer
+from keras_dlss.layers.gated_feedback_lstm import GatedFeedbackLSTMCell
 from keras_dlss.layers.gated_multimodal import GatedMultimodalUnit
 from keras_dlss.layers.graph_attention import GraphAttention
 from keras_dlss.layers.graph_convolution import GraphConvolution
@@ -41,6 +42,7 @@ __all__ = [
     "HierarchicalMultiscaleLSTMCell",
     "MultiDimensionalRNN",
     "StackedRNN",
+    "GatedFeedbackLSTMCell",
     "EndToEndMemory",
     "LinearStart",
     "NTMCell",

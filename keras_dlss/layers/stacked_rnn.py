@@ -11,6 +11,9 @@ input to every hidden layer and from every hidden layer to the output:
 second layer on: `h_l = RNN_l(h_{l-1}) + h_{l-1}`. Each layer may be
 bidirectional (Schuster & Paliwal 1997; Graves et al. 2013: deep
 bidirectional LSTM), the forward and backward states concatenated.
+Gated-feedback connections (Chung et al. 2015) let every layer read every
+layer's previous state through learned global reset gates; they run the
+whole stack in one `GatedFeedbackLSTMCell`.
 
 References:
     - Graves, "Generating Sequences With Recurrent Neural Networks", 2013.
@@ -19,23 +22,26 @@ References:
       Neural Networks", ICASSP 2013. https://arxiv.org/abs/1303.5778
     - Wu et al., "Google's Neural Machine Translation System", 2016.
       https://arxiv.org/abs/1609.08144
+    - Chung et al., "Gated Feedback Recurrent Neural Networks", ICML 2015.
+      https://arxiv.org/abs/1502.02367
 """
 
 import keras
 from keras import ops
 
 from keras_dlss._validation import check_one_of, check_positive_int, check_range
+from keras_dlss.layers.gated_feedback_lstm import GatedFeedbackLSTMCell
 from keras_dlss.layers.multiplicative_lstm import MultiplicativeLSTMCell
 
 __all__ = ["StackedRNN"]
 
 CELLS = ("lstm", "gru", "mlstm")
-CONNECTIONS = ("plain", "skip", "residual")
+CONNECTIONS = ("plain", "skip", "residual", "gated_feedback")
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
 class StackedRNN(keras.layers.Layer):
-    """`num_layers` recurrent layers with plain, skip (Graves 2013) or residual connections.
+    """`num_layers` recurrent layers with plain, skip, residual or gated-feedback connections.
 
     Args:
         units: int. Units per layer (per direction).
@@ -44,11 +50,15 @@ class StackedRNN(keras.layers.Layer):
             Defaults to `"lstm"`.
         connections: `"plain"` (output of the top layer), `"skip"` (input to
             every layer, every layer to the output) or `"residual"` (each
-            layer's input added to its output from the second layer on).
-            Defaults to `"skip"`.
+            layer's input added to its output from the second layer on) or
+            `"gated_feedback"` (Chung et al. 2015: the input to the bottom
+            layer, every layer's previous state to every layer through global
+            reset gates, every layer to the output; `cell="lstm"` only, see
+            `GatedFeedbackLSTMCell`). Defaults to `"skip"`.
         bidirectional: bool. Every layer reads both ways; its output is
             `[forward, backward]`. Defaults to `False`.
-        dropout: float in [0, 1). Dropout on each layer's input. Defaults to `0.0`.
+        dropout: float in [0, 1). Dropout on each layer's input (on the stack's
+            input for `"gated_feedback"`). Defaults to `0.0`.
         return_sequences: bool. Every step, or the final states (for a
             bidirectional layer: the forward state after the last step and the
             backward state after the first). Defaults to `True`.
@@ -56,6 +66,7 @@ class StackedRNN(keras.layers.Layer):
 
     Call: `(inputs [B, T, D], mask=None, training=None)` -> `[B, T, F]`
     (`[B, F]` without `return_sequences`), `F = k * units * L` for `"skip"`
+    and `"gated_feedback"` (ordered layer by layer, each `[forward, backward]`)
     and `k * units` otherwise, `k = 2` when bidirectional.
 
     Example:
@@ -69,7 +80,8 @@ class StackedRNN(keras.layers.Layer):
     ```
 
     References:
-        Graves, 2013, https://arxiv.org/abs/1308.0850, eqs. 11-12.
+        Graves, 2013, https://arxiv.org/abs/1308.0850, eqs. 11-12;
+        Chung et al., ICML 2015, https://arxiv.org/abs/1502.02367.
     """
 
     def __init__(
@@ -91,16 +103,24 @@ class StackedRNN(keras.layers.Layer):
         self.bidirectional = bool(bidirectional)
         self.dropout = float(check_range("dropout", dropout, 0.0, 1.0, high_inclusive=False))
         self.return_sequences = bool(return_sequences)
+        if self.connections == "gated_feedback" and self.cell != "lstm":
+            raise ValueError(
+                'Argument `cell` must be "lstm" with connections="gated_feedback". '
+                f"Received: cell={cell!r}"
+            )
         self.supports_masking = True
-        self.rnns = [self._make_rnn(k) for k in range(self.num_layers)]
+        # Gated feedback reads the upper layers' previous states: one cell runs the whole stack.
+        stages = 1 if self.connections == "gated_feedback" else self.num_layers
+        self.rnns = [self._make_rnn(k) for k in range(stages)]
         self.dropouts = [
-            keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
-            for _ in range(self.num_layers)
+            keras.layers.Dropout(self.dropout, dtype=self.dtype_policy) for _ in range(stages)
         ]
 
     def _make_rnn(self, k):
         dtype = self.dtype_policy
-        if self.cell == "lstm":
+        if self.connections == "gated_feedback":
+            cell = GatedFeedbackLSTMCell(self.units, self.num_layers, dtype=dtype)
+        elif self.cell == "lstm":
             cell = keras.layers.LSTMCell(self.units, dtype=dtype)
         elif self.cell == "gru":
             cell = keras.layers.GRUCell(self.units, dtype=dtype)
@@ -138,9 +158,20 @@ class StackedRNN(keras.layers.Layer):
             outputs.append(out)
             below = out
         y = ops.concatenate(outputs, axis=-1) if self.connections == "skip" else below
+        if self.connections == "gated_feedback" and self.bidirectional:
+            y = self._interleave(y)
         if self.return_sequences:
             return y
         return self._final_states(y, mask)
+
+    def _interleave(self, y):
+        # `Bidirectional` returns [forward h_1..h_L, backward h_1..h_L]; reorder to the skip
+        # layout [forward h_1, backward h_1, ..., forward h_L, backward h_L].
+        u, n = self.units, self.num_layers
+        parts = []
+        for k in range(n):
+            parts += [y[..., k * u : (k + 1) * u], y[..., (n + k) * u : (n + k + 1) * u]]
+        return ops.concatenate(parts, axis=-1)
 
     def _final_states(self, y, mask):
         # Keras zeroes the outputs of masked steps inside `Bidirectional`, so the final states
@@ -169,7 +200,8 @@ class StackedRNN(keras.layers.Layer):
         return ops.concatenate(parts, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        width = self._width * (self.num_layers if self.connections == "skip" else 1)
+        stacked = self.connections in ("skip", "gated_feedback")
+        width = self._width * (self.num_layers if stacked else 1)
         if self.return_sequences:
             return (*input_shape[:2], width)
         return (input_shape[0], width)
