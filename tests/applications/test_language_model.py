@@ -147,3 +147,24 @@ def test_cli_primer_is_text_for_language_models_and_a_file_elsewhere(tmp_path, c
     # For the language model the primer is text: the error is about the model file instead.
     assert main(["generate", "language-model", str(fake), "--out", out, "--primer", "x y"]) != 0
     assert "--primer" not in capsys.readouterr().err
+
+
+def test_word_type_and_locked_dropout_by_effect():
+    model = _model(embedding_dropout=0.5, dropout=0.5, locked_dropout=True)
+    assert RNNLanguageModel.from_config(model.get_config()).get_config() == model.get_config()
+    model(X)
+    table = keras.ops.convert_to_numpy(model.embedding.embeddings)
+    tokens = np.tile(np.arange(1, V), (3, 1))  # every word type three times
+    dropped = keras.ops.convert_to_numpy(model._embed(tokens, training=True))
+    kept = np.abs(dropped).sum(-1) > 0
+    assert kept.any() and not kept.all()
+    assert (kept == kept[:1]).all()  # a word type is dropped everywhere in the batch or nowhere
+    np.testing.assert_allclose(dropped[kept], 2.0 * table[tokens][kept], rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model._embed(tokens)), table[tokens]
+    )  # inference
+    ones = np.ones((4, 7, 16), "float32")
+    mask = keras.ops.convert_to_numpy(model.dropout_layer(ones, training=True))
+    assert (mask == mask[:, :1]).all() and (mask == 0).any()  # one mask per sequence
+    with pytest.raises(ValueError, match="`embedding_dropout`.*Received"):
+        _model(embedding_dropout=1.0)
