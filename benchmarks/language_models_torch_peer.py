@@ -31,8 +31,11 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--length", type=int, default=35)
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None, help="default: torch's")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = LSTMLanguageModel(args.vocab, args.units)
     optimizer = torch.optim.Adam(model.parameters(), 3e-3)
     x = torch.randint(1, args.vocab, (args.batch, args.length))
@@ -48,11 +51,12 @@ def main():
 
     for _ in range(3):
         step()
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu)
     seconds = statistics.median(times)
     print(
         json.dumps(
@@ -60,6 +64,8 @@ def main():
                 "torch_step_ms": seconds * 1e3,
                 "torch_tokens_per_s": args.batch * args.length / seconds,
                 "threads": torch.get_num_threads(),
+                "step_seconds": times,
+                "step_cpu_seconds": cpu_times,
             }
         )
     )
