@@ -47,8 +47,9 @@ for app, hparams in json.loads(sys.argv[1]).items():
     one, loss_one, _ = run(app, hparams)
     two, loss_two, sharding = run(app, hparams, parallel)
     out[app] = {"weights": diff(one, two), "loss": abs(loss_one - loss_two),
-                "loss_one": loss_one, "deterministic": diff(one, run(app, hparams)[0]) == 0.0,
-                "sharding": sharding}
+                "loss_one": loss_one, "sharding": sharding}
+    if app == "mlp":  # one single-device rerun (the largest difference): a third of the cost
+        out[app]["deterministic"] = diff(one, run(app, hparams)[0]) == 0.0
 print(json.dumps(out))
 """
 
@@ -80,10 +81,15 @@ def parity():
 @pytest.mark.parametrize("app", sorted(APPS))
 def test_data_parallel_step_equals_the_single_device_step_on_the_global_batch(parity, app):
     assert parity["devices"] == 2
-    assert parity[app]["deterministic"]  # so the difference below is the distribution's alone
     assert "NamedSharding" in parity[app]["sharding"], parity[app]  # replicated on the mesh
     assert parity[app]["weights"] < 5e-4, parity[app]
     assert parity[app]["loss"] < 1e-4 * max(1.0, abs(parity[app]["loss_one"])), parity[app]
+
+
+def test_the_single_device_run_is_deterministic(parity):
+    # So the differences above are the distribution's alone (checked on mlp, whose batch
+    # statistics and largest difference make it the likeliest to vary).
+    assert parity["mlp"]["deterministic"]
 
 
 def test_data_parallel_arguments_are_checked():

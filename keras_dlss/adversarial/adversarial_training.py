@@ -22,6 +22,7 @@ from keras import ops
 from keras_dlss._validation import check_positive_int, check_range
 from keras_dlss.adversarial import _common
 from keras_dlss.adversarial.pgd import pgd_examples
+from keras_dlss.models import _backends
 from keras_dlss.models.wrapper import WrapperModel
 
 
@@ -96,7 +97,12 @@ class AdversarialTrainingModel(WrapperModel):
         y = ops.cast(ops.reshape(y, (-1,)), "int32")
         shape = ops.shape(x)  # the batch axis is unknown while `fit` traces the step
         if self.random_start:
-            start = _common.random_start(shape, self.eps, self.norm, self.seed_generator, x.dtype)
+            start = _backends.replica_random(  # each replica its share of one draw
+                lambda n: _common.random_start(
+                    (n, *shape[1:]), self.eps, self.norm, self.seed_generator, x.dtype
+                ),
+                shape[0],
+            )
         else:
             start = ops.zeros(shape, x.dtype)
         loss = _common.loss_fn(self, self.from_logits)
@@ -121,6 +127,7 @@ class AdversarialTrainingModel(WrapperModel):
 
         loss, y_pred, grads = self.compute_gradients(loss_fn, lambda: self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
+        loss = self.unscale_loss_for_distribution(loss)
         return self.step_logs(loss, x_adv, y, y_pred, sample_weight)
 
     def get_config(self):

@@ -73,10 +73,14 @@ def professor_forcing_step(model, data):
         d_loss, g_loss, d_accuracy = discriminator_losses(
             discriminator, teacher_hidden, free_hidden
         )
-        return (nll + model.adversarial_weight * g_loss, d_loss), (nll, d_accuracy, logits)
+        # `compute_loss` divides `nll` by the replica count under tf.distribute; the
+        # discriminator's losses, computed here, are divided likewise.
+        g_loss, scaled_d_loss = (model.scale_loss_for_distribution(v) for v in (g_loss, d_loss))
+        aux = (model.unscale_loss_for_distribution(nll), d_loss, d_accuracy, logits)
+        return (nll + model.adversarial_weight * g_loss, scaled_d_loss), aux
 
     # Resolved after the forward pass, which builds an unbuilt model (TensorFlow).
-    (_, d_loss), (nll, d_accuracy, logits), (grads, d_grads) = model.compute_gradients(
+    _, (nll, d_loss, d_accuracy, logits), (grads, d_grads) = model.compute_gradients(
         loss_fn, lambda: (model.trainable_variables, discriminator.trainable_variables)
     )
     # The main optimizer tracks every trainable weight (as Keras builds it on

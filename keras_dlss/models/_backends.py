@@ -95,6 +95,82 @@ def unscale_for_distribution(loss):
     return loss if replicas == 1 else loss * ops.cast(replicas, loss.dtype)
 
 
+def replica_count():
+    """Replicas a step runs on in sync: `tf.distribute`'s count on TensorFlow, else 1.
+
+    JAX's `keras.distribution` shards one program over devices, and PyTorch
+    runs one process per device: neither calls the step per replica.
+    """
+    if keras.config.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    if tf.distribute.in_cross_replica_context():  # outside a step nothing is split
+        return 1
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def scale_for_distribution(loss):
+    """A loss averaged over this replica's examples, divided by the replica count.
+
+    The optimizer sums the replicas' gradients; scaled so, the sum is the
+    gradient of the loss averaged over the global batch (Keras's
+    `compute_loss` does the same to the losses it computes).
+    """
+    replicas = replica_count()
+    return loss if replicas == 1 else loss / ops.cast(replicas, loss.dtype)
+
+
+def _replica_context():
+    import tensorflow as tf
+
+    return tf.distribute.get_replica_context()
+
+
+def cross_replica_sum(values):
+    """The list `values` summed over the replicas (unchanged with one replica)."""
+    if replica_count() == 1:
+        return list(values)
+    return list(_replica_context().all_reduce("sum", list(values)))
+
+
+def all_gather(value):
+    """`value` of every replica, concatenated along axis 0 in replica order.
+
+    For what must see the global batch: a history of generated images, K-FAC's
+    curvature statistics, contrastive candidates. Differentiable: the gradient
+    w.r.t. a replica's rows is the sum over replicas of the gradient w.r.t.
+    those rows of the gathered tensor.
+    """
+    if replica_count() == 1:
+        return value
+    return _replica_context().all_gather(value, axis=0)
+
+
+def replica_rows(value):
+    """This replica's equal share of the global batch `value` (axis 0)."""
+    replicas = replica_count()
+    if replicas == 1:
+        return value
+    shape = ops.shape(value)
+    parts = ops.reshape(value, (replicas, shape[0] // replicas, *shape[1:]))
+    return ops.take(parts, _replica_context().replica_id_in_sync_group, axis=0)
+
+
+def replica_random(draw, rows):
+    """`draw(n)` for this replica's `rows` examples, drawn as for the global batch.
+
+    Every replica reads the same seed state, so `draw(rows)` would give every
+    replica the same numbers. Drawn for the R * rows examples of the global
+    batch and sliced, each replica gets its own share: the noise of a
+    single-device step on the same batch (and the seed advances alike).
+    """
+    replicas = replica_count()
+    if replicas == 1:
+        return draw(rows)
+    return replica_rows(draw(rows * replicas))
+
+
 def _split(out):
     """`loss_fn` returns `(loss, aux)`, `loss` a scalar or a tuple of scalars."""
     if not (isinstance(out, (tuple, list)) and len(out) == 2):

@@ -28,6 +28,7 @@ import numpy as np
 from keras import ops
 
 from keras_dlss._validation import check_positive_int, check_range
+from keras_dlss.models import _backends
 from keras_dlss.models.custom_step import CustomStepModel
 from keras_dlss.ops.gaussian import (
     gaussian_kl_divergence,
@@ -131,7 +132,14 @@ class GaussianLatentModel(CustomStepModel):
         """`(log p(y | x, z), KL(q || p))` per example, with z ~ q reparameterized."""
         mean, log_var = self.posterior(x, y, training=training)
         prior_mean, prior_log_var = self.prior(x, training=training)
-        z = gaussian_sample(mean, log_var, seed=self.seed_generator, noise=noise)
+        if noise is None:  # each replica's share of the global batch's noise
+            noise = _backends.replica_random(
+                lambda n: keras.random.normal(
+                    (n, *ops.shape(mean)[1:]), dtype=mean.dtype, seed=self.seed_generator
+                ),
+                ops.shape(mean)[0],
+            )
+        z = gaussian_sample(mean, log_var, noise=noise)
         reconstruction = self.log_likelihood(x, y, z, training=training)
         kl = gaussian_kl_divergence(mean, log_var, prior_mean, prior_log_var)
         return reconstruction, kl
@@ -152,9 +160,12 @@ class GaussianLatentModel(CustomStepModel):
     def custom_train_step(self, data):
         x, y = self.unpack(data)
         variables = self.trainable_variables
-        loss, (reconstruction, kl), grads = self.compute_gradients(
-            lambda: self._objective(x, y, True), variables
-        )
+
+        def loss_fn():
+            loss, terms = self._objective(x, y, True)
+            return self.scale_loss_for_distribution(loss), (loss, terms)
+
+        _, (loss, (reconstruction, kl)), grads = self.compute_gradients(loss_fn, variables)
         self.optimizer.apply(grads, variables)
         return self._logs(loss, reconstruction, kl)
 

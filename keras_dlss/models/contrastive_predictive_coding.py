@@ -26,7 +26,7 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_positive_int, check_range, check_rank, static_dim
-from keras_dlss.losses.info_nce import info_nce_logits
+from keras_dlss.models import _backends
 from keras_dlss.models.custom_step import CustomStepModel
 
 __all__ = ["ContrastivePredictiveCoding"]
@@ -127,18 +127,25 @@ class ContrastivePredictiveCoding(CustomStepModel):
         """`(loss, accuracy)`: InfoNCE and top-1 accuracy, averaged over steps k = 1..K."""
         z = self.encoder(x, training=training)
         c = self.context_network(z, training=training)
+        # Under tf.distribute the candidates are the global batch, as on one device: every
+        # replica's encodings, gathered (gradients flow back to their replicas).
+        candidates = _backends.all_gather(z)
+        batch = ops.shape(z)[0]
+        own = _backends.replica_rows(ops.arange(batch * _backends.replica_count()))
         losses, accuracies = [], []
         for k, predictor in enumerate(self.predictors, start=1):
             # [time, batch, D]: every time step is a group whose candidates are the batch.
             queries = ops.transpose(predictor(c[:, :-k]), (1, 0, 2))
-            keys = ops.transpose(z[:, k:], (1, 0, 2))
-            logits = info_nce_logits(queries, keys, self.temperature)
+            keys = ops.transpose(candidates[:, k:], (1, 0, 2))
+            # info_nce_logits, with as many keys as the global batch: [time, batch, global].
+            logits = ops.matmul(queries, ops.swapaxes(keys, -1, -2)) / self.temperature
             log_probs = ops.log_softmax(logits, axis=-1)
-            positive = ops.diagonal(log_probs, axis1=-2, axis2=-1)
+            pick = ops.one_hot(own, ops.shape(logits)[-1], dtype=logits.dtype)
+            positive = ops.sum(log_probs * pick, axis=-1)
             losses.append(-ops.mean(positive))
             # Correct when the positive scores at least as high as every candidate.
             best = ops.max(logits, axis=-1)
-            hit = ops.diagonal(logits, axis1=-2, axis2=-1) >= best
+            hit = ops.sum(logits * pick, axis=-1) >= best
             accuracies.append(ops.mean(ops.cast(hit, "float32")))
         return ops.mean(ops.stack(losses)), ops.mean(ops.stack(accuracies))
 
@@ -153,9 +160,9 @@ class ContrastivePredictiveCoding(CustomStepModel):
 
         def loss_fn():
             loss, accuracy = self.contrastive_terms(x, training=True)
-            return loss, accuracy
+            return self.scale_loss_for_distribution(loss), (loss, accuracy)
 
-        loss, accuracy, grads = self.compute_gradients(loss_fn, variables)
+        _, (loss, accuracy), grads = self.compute_gradients(loss_fn, variables)
         self.optimizer.apply(grads, variables)
         return self._logs(loss, accuracy)
 

@@ -18,6 +18,9 @@ Everything else is ordinary Keras: `self(x, training=True)`,
 `self.compute_loss`, `variable.assign`, metrics' `update_state`,
 `self.step_logs(...)`. Call either primitive as often as the step needs (SAM's
 two passes, an unrolled inner step) or not at all (evolution strategies).
+A loss the step computes by hand (not with `compute_loss`) is differentiated
+as `self.scale_loss_for_distribution(loss)`, so that `tf.distribute`'s sum of
+the replicas' gradients is the global batch's (docs/scaling.md).
 
 Design, and what was rejected:
 
@@ -157,6 +160,20 @@ class CustomStep:
         if multi:
             return tuple(losses), aux, tuple(grads)
         return losses[0], aux, grads[0]
+
+    def scale_loss_for_distribution(self, loss):
+        """A loss averaged by hand over this replica's examples, ready to differentiate.
+
+        Under `tf.distribute` the optimizer sums the replicas' gradients, so a
+        loss the step computes itself (not with `compute_loss`, which already
+        does this) is divided by the replica count; unchanged elsewhere. Log
+        the unscaled loss.
+        """
+        return _backends.scale_for_distribution(loss)
+
+    def unscale_loss_for_distribution(self, loss):
+        """A loss from `compute_loss` as the global batch's average, for the logs."""
+        return _backends.unscale_for_distribution(loss)
 
     def step_logs(self, loss, x, y, y_pred, sample_weight=None):
         """Updates the `loss` tracker and the compiled metrics; returns the logs dict."""

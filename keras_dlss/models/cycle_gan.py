@@ -39,6 +39,7 @@ from keras import ops
 
 from keras_dlss._validation import check_one_of, check_positive_int, check_range, static_dim
 from keras_dlss.losses.gan import GAN_LOSSES, discriminator_loss, generator_loss
+from keras_dlss.models import _backends
 from keras_dlss.models.custom_step import CustomStepModel
 
 __all__ = ["CycleGAN"]
@@ -210,6 +211,9 @@ class CycleGAN(CustomStepModel):
         """Fakes for the discriminator (half of them from history once full); updates `buffer`."""
         if self.buffer_size == 0:
             return fakes
+        # Under tf.distribute every replica updates the buffer with the global batch's
+        # fakes, the same way, so its copies stay equal (and equal to one device's).
+        fakes = _backends.all_gather(fakes)
         batch = ops.shape(fakes)[0]
         size = self.buffer_size
         static_batch = static_dim(fakes.shape[0])
@@ -233,7 +237,7 @@ class CycleGAN(CustomStepModel):
         written = ops.where(mask, fakes, stored)
         written = ops.where(full, written, fakes)
         buffer.assign(ops.scatter_update(ops.convert_to_tensor(buffer), slots[:, None], written))
-        return ops.stop_gradient(shown)
+        return ops.stop_gradient(_backends.replica_rows(shown))
 
     def _player_losses(self, images_a, images_b, training=True):
         t = training
@@ -258,7 +262,8 @@ class CycleGAN(CustomStepModel):
         if training and self.buffer_size:
             shown_b = self._query_buffer(self.buffer_b, shown_b)
             shown_a = self._query_buffer(self.buffer_a, shown_a)
-            self.buffer_count.assign(self.buffer_count + ops.cast(ops.shape(images_a)[0], "int32"))
+            batch = ops.shape(images_a)[0] * _backends.replica_count()
+            self.buffer_count.assign(self.buffer_count + ops.cast(batch, "int32"))
         d_loss = discriminator_loss(
             self.discriminator_a(images_a, training=t),
             self.discriminator_a(shown_a, training=t),
@@ -282,8 +287,13 @@ class CycleGAN(CustomStepModel):
     def custom_train_step(self, data):
         images_a, images_b = self._split(data)
         g_vars, d_vars = self._generator_variables(), self._discriminator_variables()
-        (g_loss, d_loss), (cycle, identity), (g_grads, d_grads) = self.compute_gradients(
-            lambda: self._player_losses(images_a, images_b), (g_vars, d_vars)
+
+        def loss_fn():
+            losses, terms = self._player_losses(images_a, images_b)
+            return tuple(self.scale_loss_for_distribution(v) for v in losses), (losses, terms)
+
+        _, ((g_loss, d_loss), (cycle, identity)), (g_grads, d_grads) = self.compute_gradients(
+            loss_fn, (g_vars, d_vars)
         )
         self.optimizer.apply(g_grads, g_vars)
         self.discriminator_optimizer.apply(d_grads, d_vars)

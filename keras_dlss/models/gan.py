@@ -34,6 +34,7 @@ from keras import ops
 
 from keras_dlss._validation import check_one_of, check_positive_int, check_range, shape_str
 from keras_dlss.losses.gan import GAN_LOSSES, discriminator_loss, generator_loss
+from keras_dlss.models import _backends
 from keras_dlss.models.custom_step import CustomStepModel
 from keras_dlss.ops.gradient_penalty import r1_penalty, wgan_gradient_penalty
 
@@ -335,8 +336,12 @@ class GAN(CustomStepModel):
     def _kind(self):
         return "wasserstein" if self.loss_kind == "wasserstein_gp" else self.loss_kind
 
+    def _replica_noise(self, batch):
+        # Each replica its own share of the global batch's noise (not R copies of one draw).
+        return _backends.replica_random(lambda n: self.noise(n, seed=self.seed_generator), batch)
+
     def _discriminator_step(self, real, condition):
-        z = self.noise(ops.shape(real)[0], seed=self.seed_generator)
+        z = self._replica_noise(ops.shape(real)[0])
         fake = ops.stop_gradient(self.generate(z, condition, training=True))
         d_vars = self.discriminator.trainable_variables
 
@@ -346,23 +351,23 @@ class GAN(CustomStepModel):
             penalty = (
                 self._penalty(real, fake, condition) if self.gradient_penalty else ops.zeros(())
             )
-            return loss + penalty, (loss, ops.mean(real_logits), ops.mean(fake_logits), penalty)
+            aux = (loss, ops.mean(real_logits), ops.mean(fake_logits), penalty)
+            return self.scale_loss_for_distribution(loss + penalty), aux
 
         _, aux, grads = self.compute_gradients(loss_fn, d_vars)
         self.discriminator_optimizer.apply(grads, d_vars)
         return aux
 
     def _generator_step(self, batch, condition):
-        z = self.noise(batch, seed=self.seed_generator)
+        z = self._replica_noise(batch)
         g_vars = self.generator.trainable_variables
 
         def loss_fn():
             fake = self.generate(z, condition, training=True)
-            return generator_loss(
-                self.discriminate(fake, condition, training=True), self._kind
-            ), None
+            loss = generator_loss(self.discriminate(fake, condition, training=True), self._kind)
+            return self.scale_loss_for_distribution(loss), loss
 
-        loss, _, grads = self.compute_gradients(loss_fn, g_vars)
+        _, loss, grads = self.compute_gradients(loss_fn, g_vars)
         self.optimizer.apply(grads, g_vars)
         self._update_ema(g_vars)
         return loss

@@ -29,6 +29,7 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_one_of, check_positive_int, check_range
+from keras_dlss.models import _backends
 from keras_dlss.models.wrapper import WrapperModel
 
 
@@ -203,6 +204,10 @@ class KFAC(keras.optimizers.Optimizer):
         """Preconditions every gradient, applies the KL clip, then momentum SGD."""
         if not self.built:
             self.build(trainable_variables)
+        # Under tf.distribute the KL clip (not linear in the gradient) needs the global
+        # batch's gradient; each replica then hands 1/R of the step to the summing update.
+        replicas = _backends.replica_count()
+        grads = _backends.cross_replica_sum(grads)
         steps = [self._precondition(g, v) for g, v in zip(grads, trainable_variables)]
         if self.kl_clip is not None:
             lr = ops.cast(self.learning_rate, "float32")
@@ -211,6 +216,8 @@ class KFAC(keras.optimizers.Optimizer):
                 1.0, ops.sqrt(self.kl_clip / ops.maximum(lr * lr * ops.abs(vg), 1e-30))
             )
             steps = [s * ops.cast(nu, s.dtype) for s in steps]
+        if replicas > 1:
+            steps = [s / ops.cast(replicas, s.dtype) for s in steps]
         return super().apply(steps, trainable_variables)
 
     def update_step(self, gradient, variable, learning_rate):
@@ -282,12 +289,17 @@ class KFACModel(WrapperModel):
             # Keras' MSE averages over d outputs: its likelihood is N(y_pred, d/2 I),
             # so the gradient at a sampled target is -sqrt(2/d) * eps.
             d = ops.cast(ops.shape(y_pred)[-1], y_pred.dtype)
-            eps = keras.random.normal(
-                ops.shape(y_pred), dtype=y_pred.dtype, seed=self._seed_generator
+            eps = _backends.replica_random(
+                lambda n: keras.random.normal(
+                    (n, *ops.shape(y_pred)[1:]), dtype=y_pred.dtype, seed=self._seed_generator
+                ),
+                ops.shape(y_pred)[0],
             )
             return -ops.sqrt(2.0 / d) * eps
         p = ops.clip(y_pred, 1e-7, 1.0)
-        c = keras.random.categorical(ops.log(p), 1, seed=self._seed_generator)[:, 0]
+        logits = _backends.all_gather(ops.log(p))  # each replica its share of one draw
+        c = _backends.replica_rows(keras.random.categorical(logits, 1, seed=self._seed_generator))
+        c = c[:, 0]
         onehot = ops.one_hot(c, ops.shape(p)[-1], dtype=p.dtype)
         return -onehot / p  # d(-log p_c)/dp; through the softmax: p - onehot(c)
 
@@ -358,7 +370,8 @@ class KFACModel(WrapperModel):
             )
             if self.fisher == "empirical":
                 return loss, (y_pred, inputs)
-            batch = ops.cast(ops.shape(y_pred)[0], y_pred.dtype)
+            # The global batch: every replica's statistics are gathered below.
+            batch = ops.cast(ops.shape(y_pred)[0] * _backends.replica_count(), y_pred.dtype)
             # d(sum(y_pred * u)) / ds is the vector-Jacobian product with u,
             # the loss gradient at targets sampled from the model.
             u = ops.stop_gradient(self._sampled_output_gradient(y_pred) / batch)
@@ -376,9 +389,13 @@ class KFACModel(WrapperModel):
         if isinstance(self.optimizer, KFAC):
             if not self.optimizer.built:
                 self.optimizer.build(variables)
+            # The factors are the global batch's, the same on every replica (and on one device).
+            inputs = [_backends.all_gather(a) for a in inputs]
+            pre_grads = [_backends.all_gather(g) for g in pre_grads]
             names = [layer.name for layer in self._dense_layers()]
             self.optimizer.update_curvature(
                 {n: (a, g) for n, a, g in zip(names, inputs, pre_grads)}
             )
         self.optimizer.apply(grads, variables)
+        loss = self.unscale_loss_for_distribution(loss)
         return self.step_logs(loss, x, y, y_pred, sample_weight)

@@ -28,6 +28,7 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_range
+from keras_dlss.models import _backends
 from keras_dlss.models.wrapper import WrapperModel
 
 
@@ -228,7 +229,11 @@ class SAMModel(WrapperModel):
             return loss, y_pred
 
         loss, y_pred, grads = self.compute_gradients(loss_fn, variables)
+        # The ascent uses the global batch's gradient, as on one device; each replica's own
+        # (Foret et al.'s per-accelerator "m-sharpness") would make the result depend on R.
+        grads = _backends.cross_replica_sum(grads)
         self.optimizer.perturb(grads, variables)  # ascent: w + e(w)
         _, _, grads_adv = self.compute_gradients(loss_fn, variables)  # same batch, perturbed w
         self.optimizer.apply(grads_adv, variables)
+        loss = self.unscale_loss_for_distribution(loss)
         return self.step_logs(loss, x, y, y_pred, sample_weight)

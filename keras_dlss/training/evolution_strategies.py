@@ -22,6 +22,7 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_positive_int, check_range
+from keras_dlss.models import _backends
 from keras_dlss.models.wrapper import WrapperModel
 
 
@@ -47,7 +48,12 @@ def es_gradient(loss_fn, params, noise, sigma, fitness_shaping=True):
         `(grads, losses)`: a list like `params`, and the `[2 * pairs]` losses
         (the `+` half first).
     """
-    sigma = float(sigma)
+    losses = _population_losses(loss_fn, params, noise, float(sigma))
+    return _estimate(losses, noise, float(sigma), fitness_shaping), losses
+
+
+def _population_losses(loss_fn, params, noise, sigma):
+    """The `[2 * pairs]` losses at `params + sigma * eps` (first half) and `- sigma * eps`."""
 
     def pair_losses(eps):
         plus = loss_fn([p + sigma * e for p, e in zip(params, eps)])
@@ -55,8 +61,12 @@ def es_gradient(loss_fn, params, noise, sigma, fitness_shaping=True):
         return ops.stack([ops.cast(plus, "float32"), ops.cast(minus, "float32")])
 
     pair = ops.map(pair_losses, noise)  # [pairs, 2]
-    pairs = ops.shape(pair)[0]
-    losses = ops.concatenate([pair[:, 0], pair[:, 1]])
+    return ops.concatenate([pair[:, 0], pair[:, 1]])
+
+
+def _estimate(losses, noise, sigma, fitness_shaping):
+    """The ES gradient estimate from the population's losses."""
+    pairs = ops.shape(losses)[0] // 2
     utility = centered_ranks(losses) if fitness_shaping else losses
     weights = utility[:pairs] - utility[pairs:]
     scale = 1.0 / (2.0 * ops.cast(pairs, "float32") * sigma)
@@ -64,7 +74,7 @@ def es_gradient(loss_fn, params, noise, sigma, fitness_shaping=True):
     for e in noise:
         w = ops.reshape(ops.cast(weights, e.dtype), (-1,) + (1,) * (len(e.shape) - 1))
         grads.append(ops.cast(scale, e.dtype) * ops.sum(w * e, axis=0))
-    return grads, losses
+    return grads
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
@@ -134,9 +144,17 @@ class EvolutionStrategiesModel(WrapperModel):
             y_pred, _ = inner.stateless_call(values, frozen, x, training=False)
             return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
-        grads, _ = es_gradient(loss_fn, params, noise, self.sigma, self.fitness_shaping)
+        # Under tf.distribute every replica ranks the global batch's losses (their sum:
+        # `compute_loss` divides each replica's by R) for the same perturbations (one seed
+        # state); the summing optimizer then gets 1/R of the estimate from each replica.
+        losses = _backends.cross_replica_sum(
+            [_population_losses(loss_fn, params, noise, self.sigma)]
+        )[0]
+        grads = _estimate(losses, noise, self.sigma, self.fitness_shaping)
+        grads = [_backends.scale_for_distribution(g) for g in grads]
         y_pred = self(x, training=False)
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+        loss = self.unscale_loss_for_distribution(loss)
         self.optimizer.apply(grads, variables)
         return self.step_logs(loss, x, y, y_pred, sample_weight)
 

@@ -310,9 +310,11 @@ class MultiTaskModel(CustomStepModel):
 
         def loss_fn():
             total, per_task, preds = self._weighted_losses(groups, training=True)
-            return total, (per_task, preds)
+            return self.scale_loss_for_distribution(total), (total, per_task, preds)
 
-        total, (per_task, preds), grads = self.compute_gradients(loss_fn, self._updated_variables)
+        _, (total, per_task, preds), grads = self.compute_gradients(
+            loss_fn, self._updated_variables
+        )
         self.optimizer.apply(grads, self._updated_variables())
         return self._logs(total, groups, per_task, preds)
 
