@@ -9,7 +9,18 @@ while tracing (``tf.function``, ``jax.jit``), so the same public function stays
 XLA-compilable and still validates eager calls.
 """
 
+import keras
 import numpy as np
+
+
+def precise_dtype(dtype):
+    """`"float64"` for float64, `"float32"` for every other float: the dtype to compute in.
+
+    For sums of many small terms (log-probabilities, FFT products, CRF scores)
+    that float16/bfloat16 cannot hold. Takes any backend's dtype: torch's
+    `torch.float64` is not equal to the string "float64".
+    """
+    return "float64" if keras.backend.standardize_dtype(dtype) == "float64" else "float32"
 
 
 def concrete_value(x):

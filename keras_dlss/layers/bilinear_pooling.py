@@ -202,7 +202,7 @@ def _sketch_product(x, y, sketch_x, sketch_y, output_dim):
     FFTs run in float32 at least: float16 FFTs are missing on some backends and
     lose the small products the estimate is made of.
     """
-    work = "float64" if x.dtype == "float64" else "float32"
+    work = v.precise_dtype(x.dtype)
     psi_x = ops.matmul(ops.cast(x, work), ops.cast(sketch_x, work))
     psi_y = ops.matmul(ops.cast(y, work), ops.cast(sketch_y, work))
     xr, xi = ops.rfft(psi_x)

@@ -184,7 +184,7 @@ class CRF(keras.layers.Layer):
 
     def call(self, inputs, mask=None, training=None):
         self._check_call_args(inputs, mask)
-        dtype = "float64" if self.compute_dtype == "float64" else "float32"
+        dtype = v.precise_dtype(self.compute_dtype)
         emissions = ops.cast(inputs, dtype)
         transitions, start, end = self._weights(dtype)
         kwargs = dict(

@@ -19,7 +19,6 @@ before and after the model); `final_distribution` is the differentiable mixture
 
 from collections.abc import Mapping
 
-import keras
 import numpy as np
 from keras import ops
 
@@ -30,6 +29,7 @@ from keras_dlss._validation import (
     check_positive_int,
     check_rank,
     concrete_value,
+    precise_dtype,
     shape_str,
 )
 
@@ -321,11 +321,6 @@ def final_distribution(p_vocab, attention, source_ids, p_gen, extended_size, mas
     mixture = p_gen * generate + (1.0 - p_gen) * copy
     log_p = ops.log(ops.where(mixture > tiny, mixture, tiny))
     return log_p[:, 0] if step else log_p
-
-
-def precise_dtype(dtype):
-    """float64 stays float64; every other float becomes float32 (log-probs need the range)."""
-    return "float64" if keras.backend.standardize_dtype(dtype) == "float64" else "float32"
 
 
 def _scatter_attention(attention, source_ids, extended_size):
