@@ -88,10 +88,11 @@ def run_layer_test(
             the config.
         check_xla: bool. Eager, `tf.function` and `jit_compile=True` predictions
             agree (on torch, where `jit_compile=True` means `torch.compile`,
-            experimental in Keras, the compiled path is `jit_compile=False`).
+            experimental in Keras, the compiled path is `jit_compile=False` and
+            the check reports itself skipped, saying why).
         check_fit: bool. One `fit` step compiles with `jit_compile=True` (not on
-            torch, as above) on the mean square of the float outputs and gives a
-            finite loss.
+            torch, as above: skipped there after an ordinary step) on the mean
+            square of the float outputs and gives a finite loss.
         check_export: bool. A model holding the layer exports to SavedModel and
             serves equal outputs (TensorFlow backend only).
         check_gradients: bool. Gradients w.r.t. float inputs and weights pass
