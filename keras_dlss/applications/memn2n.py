@@ -48,6 +48,11 @@ class MemN2N(PresetCompile, keras.Model):
         temporal_encoding: bool. Defaults to `True`.
         linear_start: bool. Defaults to `True` (pair with the `LinearStart` callback).
         learning_rate: float. Preset Adam learning rate. Defaults to `0.01`.
+        random_noise: float. In training, the rate of empty memories inserted between
+            statements (RN, Sec. 4.1; the paper's 0.1). Defaults to `0.0`.
+        tied_answer: bool. With adjacent tying, the answer matrix is the last hop's output
+            embedding (`W^T = C^K`, Sec. 2.2) instead of a separate `Dense`.
+            Defaults to `False`.
 
     Example:
 
@@ -79,6 +84,8 @@ class MemN2N(PresetCompile, keras.Model):
         temporal_encoding=True,
         linear_start=True,
         learning_rate=0.01,
+        random_noise=0.0,
+        tied_answer=False,
         **kwargs,
     ):
         memory_size = check_positive_int("memory_size", memory_size)
@@ -93,16 +100,21 @@ class MemN2N(PresetCompile, keras.Model):
             position_encoding=position_encoding,
             temporal_encoding=temporal_encoding,
             linear_start=linear_start,
+            random_noise=random_noise,
+            tied_answer=tied_answer,
             name="memory",
         )
         state = memory([story, question])
-        answer = keras.layers.Dense(
-            vocabulary_size,
-            use_bias=False,
-            activation="softmax",
-            kernel_initializer=keras.initializers.RandomNormal(stddev=0.1),
-            name="answer",
-        )(state)
+        if tied_answer:
+            answer = keras.layers.Activation("softmax", name="answer")(state)
+        else:
+            answer = keras.layers.Dense(
+                vocabulary_size,
+                use_bias=False,
+                activation="softmax",
+                kernel_initializer=keras.initializers.RandomNormal(stddev=0.1),
+                name="answer",
+            )(state)
         super().__init__(inputs={"story": story, "question": question}, outputs=answer, **kwargs)
         self.vocabulary_size = vocabulary_size
         self.memory_size = memory_size
@@ -114,6 +126,8 @@ class MemN2N(PresetCompile, keras.Model):
         self.temporal_encoding = temporal_encoding
         self.linear_start = linear_start
         self.learning_rate = learning_rate
+        self.random_noise = random_noise
+        self.tied_answer = tied_answer
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile=True, **kwargs):
         """Compiles with the preset (Adam, clipnorm 40) unless told otherwise (XLA by default)."""
@@ -144,6 +158,8 @@ class MemN2N(PresetCompile, keras.Model):
             "temporal_encoding": self.temporal_encoding,
             "linear_start": self.linear_start,
             "learning_rate": self.learning_rate,
+            "random_noise": self.random_noise,
+            "tied_answer": self.tied_answer,
         }
 
     @classmethod

@@ -11,6 +11,12 @@ Linear start (LS, Sec. 4.2) removes the attention softmax for the first epochs; 
 is a non-trainable weight (`softmax_gate`), so flipping it (`LinearStart` callback, or
 `enable_softmax()`) needs no retracing and survives `.keras` saving.
 
+Random noise (RN, Sec. 4.1): in training, `random_noise` inserts empty memories at random
+between the story's statements (each statement is pushed one slot further back with that
+probability, cumulatively), so the temporal encoding cannot key on exact slot indices. Tied
+answer (Sec. 2.2, adjacent tying): `tied_answer=True` returns answer logits `u^{K+1} (C^K)^T`,
+the answer matrix being the last hop's output embedding (`W^T = C^K`).
+
 Padding: word id 0 is padding; a memory slot whose words are all 0 is an empty memory and
 receives zero attention. `vectorize_babi` stores slot 0 as the most recent statement, the
 order in which the temporal encoding is indexed.
@@ -19,7 +25,7 @@ order in which the temporal encoding is indexed.
 import keras
 from keras import ops
 
-from keras_dlss._validation import check_one_of, check_positive_int
+from keras_dlss._validation import check_one_of, check_positive_int, check_range
 
 WEIGHT_TYING = ("adjacent", "layerwise")
 
@@ -32,6 +38,23 @@ def position_encoding(word_mask, embedding_dim):
     k = ops.arange(1, embedding_dim + 1, dtype="float32") / embedding_dim
     ratio = ops.expand_dims(j / length, -1)
     return (1.0 - ratio) - k * (1.0 - 2.0 * ratio)
+
+
+def _insert_empty_memories(stories, rate, seed):
+    """Pushes each memory slot back by the number of empty memories inserted up to it.
+
+    A slot is preceded (in recency) by an inserted empty memory with probability `rate`;
+    memories pushed past the last slot are dropped, as the oldest statements would be.
+    """
+    memory_size = stories.shape[1]
+    inserted = ops.cast(keras.random.uniform(ops.shape(stories)[:2], seed=seed) < rate, "int32")
+    position = ops.arange(memory_size, dtype="int32") + ops.cumsum(inserted, axis=1)
+    # [B, old, new]; a memory pushed past the end has an all-zero row (no one_hot: torch's
+    # rejects out-of-range classes).
+    slots = ops.arange(memory_size, dtype="int32")
+    move = ops.cast(ops.equal(ops.expand_dims(position, -1), slots), "float32")
+    moved = ops.einsum("bon,bos->bns", move, ops.cast(stories, "float32"))
+    return ops.cast(ops.round(moved), "int32")
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
@@ -49,6 +72,13 @@ class EndToEndMemory(keras.layers.Layer):
             Defaults to `True`.
         linear_start: bool. Start without the attention softmax (LS); enable it
             with the `LinearStart` callback or `enable_softmax()`. Defaults to `False`.
+        random_noise: float in [0, 1). In training, the probability with which an empty
+            memory is inserted before each statement (RN; the paper uses 0.1, with TE).
+            Defaults to `0.0`.
+        tied_answer: bool. Adjacent tying only: return the answer logits
+            `u^{K+1} (C^K)^T` `[batch, vocabulary_size]` (`W^T = C^K`) instead of
+            `u^{K+1}`. Defaults to `False`.
+        seed: int or `None`. Seed of the random noise.
         embeddings_initializer: Initializer of every embedding. Defaults to
             `RandomNormal(stddev=0.1)` (the paper's).
 
@@ -56,9 +86,11 @@ class EndToEndMemory(keras.layers.Layer):
         inputs: list `[stories, question]`: `stories` `[batch, memory_size,
             sentence_length]` int ids (slot 0 = most recent; all-zero rows are
             empty memories) and `question` `[batch, sentence_length]` int ids.
+        training: bool. Random noise is added only in training.
 
     Returns:
-        `[batch, embedding_dim]` floats: `u^{K+1}`, to be mapped to answer logits.
+        `[batch, embedding_dim]` floats: `u^{K+1}`, to be mapped to answer logits, or
+        `[batch, vocabulary_size]` answer logits with `tied_answer=True`.
 
     Example:
 
@@ -88,6 +120,9 @@ class EndToEndMemory(keras.layers.Layer):
         temporal_encoding=True,
         linear_start=False,
         embeddings_initializer=None,
+        random_noise=0.0,
+        tied_answer=False,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -98,6 +133,17 @@ class EndToEndMemory(keras.layers.Layer):
         self.position_encoding = bool(position_encoding)
         self.temporal_encoding = bool(temporal_encoding)
         self.linear_start = bool(linear_start)
+        self.random_noise = float(
+            check_range("random_noise", random_noise, 0.0, 1.0, high_inclusive=False)
+        )
+        self.tied_answer = bool(tied_answer)
+        if self.tied_answer and self.weight_tying != "adjacent":
+            raise ValueError(
+                "Argument `tied_answer` needs weight_tying='adjacent' (W^T = C^K). "
+                f"Received: tied_answer={tied_answer!r}, weight_tying={weight_tying!r}"
+            )
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed) if self.random_noise else None
         self.embeddings_initializer = keras.initializers.get(
             embeddings_initializer or keras.initializers.RandomNormal(stddev=0.1)
         )
@@ -169,25 +215,24 @@ class EndToEndMemory(keras.layers.Layer):
             out = out + ops.cast(ops.convert_to_tensor(temporal), out.dtype)
         return out
 
-    def _tables(self, hop):
-        e = self.word_embeddings
-        t = self.temporal_embeddings if self.temporal_encoding else [None] * len(e)
-        if self.weight_tying == "adjacent":
-            return (e[hop], t[hop]), (e[hop + 1], t[hop + 1])
-        return (e[0], t[0]), (e[1], t[1])
-
-    def _run(self, inputs):
+    def _run(self, inputs, training=False):
         stories, question = inputs
         self._check_shapes(stories.shape, question.shape)
         stories, question = ops.cast(stories, "int32"), ops.cast(question, "int32")
+        if training and self.random_noise:
+            stories = _insert_empty_memories(stories, self.random_noise, self.seed_generator)
         memory_mask = ops.cast(ops.any(ops.not_equal(stories, 0), axis=-1), self.compute_dtype)
         b = self.question_embedding if self.weight_tying == "layerwise" else self.word_embeddings[0]
         u = self._embed(question, b)
         gate = ops.cast(self.softmax_gate, self.compute_dtype)
         attention = []
+        # Adjacent tying: hop k's output memories C^k are hop k+1's input memories A^{k+1},
+        # so each of the K + 1 tables embeds the story once.
+        e = self.word_embeddings
+        t = self.temporal_embeddings if self.temporal_encoding else [None] * len(e)
+        memories = [self._embed(stories, table, temporal) for table, temporal in zip(e, t)]
         for hop in range(self.hops):
-            (a, t_a), (c, t_c) = self._tables(hop)
-            m, c_mem = self._embed(stories, a, t_a), self._embed(stories, c, t_c)
+            m, c_mem = memories[hop : hop + 2] if self.weight_tying == "adjacent" else memories
             logits = ops.einsum("bmd,bd->bm", m, u)
             masked = ops.where(memory_mask > 0, logits, ops.full_like(logits, -1e4))
             p = (gate * ops.softmax(masked, axis=-1) + (1.0 - gate) * logits) * memory_mask
@@ -199,8 +244,12 @@ class EndToEndMemory(keras.layers.Layer):
                 u = u + o
         return u, ops.stack(attention, axis=1)
 
-    def call(self, inputs):
-        return self._run(inputs)[0]
+    def call(self, inputs, training=None):
+        u = self._run(inputs, training=bool(training))[0]
+        if self.tied_answer:
+            answer = ops.convert_to_tensor(self.word_embeddings[self.hops])
+            return ops.matmul(u, ops.transpose(ops.cast(answer, u.dtype)))
+        return u
 
     def memory_attention(self, inputs):
         """`[batch, hops, memory_size]` attention weights of each hop (rows sum to 1 after LS)."""
@@ -209,7 +258,7 @@ class EndToEndMemory(keras.layers.Layer):
         return self._run(inputs)[1]
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0][0], self.embedding_dim)
+        return (input_shape[0][0], self.vocabulary_size if self.tied_answer else self.embedding_dim)
 
     def get_config(self):
         return {
@@ -222,6 +271,9 @@ class EndToEndMemory(keras.layers.Layer):
             "temporal_encoding": self.temporal_encoding,
             "linear_start": self.linear_start,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+            "random_noise": self.random_noise,
+            "tied_answer": self.tied_answer,
+            "seed": self.seed,
         }
 
 
@@ -230,27 +282,47 @@ class LinearStart(keras.callbacks.Callback):
 
     Training starts with every `EndToEndMemory(linear_start=True)` layer's attention softmax
     removed; this callback enables it when `monitor` stops decreasing, or after
-    `max_epochs` epochs at the latest.
+    `max_epochs` epochs at the latest. With `learning_rate`, the optimizer trains at that
+    rate while the softmax is out (the paper's 0.005) and gets its own rate back at the
+    switch (a float rate; a schedule is left alone).
 
     Args:
         monitor: str. Logged quantity whose stall ends linear start. Defaults to `"val_loss"`.
         max_epochs: int. Epochs after which the softmax is inserted anyway. Defaults to `20`.
+        learning_rate: float or `None`. Learning rate during linear start. Defaults to
+            `None` (the optimizer's own).
 
     Example:
 
     ```python
     from keras_dlss.layers import LinearStart
 
-    callback = LinearStart(max_epochs=10)   # model.fit(..., callbacks=[callback])
+    callback = LinearStart(max_epochs=10, learning_rate=0.005)   # model.fit(..., callbacks=[callback])
     ```
     """
 
-    def __init__(self, monitor="val_loss", max_epochs=20):
+    def __init__(self, monitor="val_loss", max_epochs=20, learning_rate=None):
         super().__init__()
         self.monitor = monitor
         self.max_epochs = check_positive_int("max_epochs", max_epochs)
+        if learning_rate is not None:
+            learning_rate = float(
+                check_range("learning_rate", learning_rate, 0.0, low_inclusive=False)
+            )
+        self.learning_rate = learning_rate
         self.best = None
         self.switched_at = None
+        self._own_rate = None
+
+    def on_train_begin(self, logs=None):
+        optimizer = getattr(self.model, "optimizer", None)
+        if self.learning_rate is None or self.switched_at is not None or optimizer is None:
+            return
+        own = optimizer.get_config()["learning_rate"]
+        if not isinstance(own, (int, float)):  # a serialized schedule
+            return
+        self._own_rate = float(own)
+        optimizer.learning_rate = self.learning_rate
 
     def _layers(self):
         stack, found = [self.model], []
@@ -272,3 +344,5 @@ class LinearStart(keras.callbacks.Callback):
             for layer in self._layers():
                 layer.enable_softmax()
             self.switched_at = epoch + 1
+            if self._own_rate is not None:
+                self.model.optimizer.learning_rate = self._own_rate

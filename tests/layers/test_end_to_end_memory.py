@@ -118,13 +118,17 @@ def test_linear_start_removes_the_softmax_until_the_callback_fires():
     np.testing.assert_allclose(soft.sum(-1), 1.0, rtol=1e-5)
 
 
-def test_conformance():
+@pytest.mark.parametrize(
+    "options, width",
+    [({"weight_tying": "layerwise"}, 4), ({"tied_answer": True, "random_noise": 0.1}, V)],
+)
+def test_conformance(options, width):
     stories, question = _inputs()
     report = run_layer_test(
         EndToEndMemory,
-        {"vocabulary_size": V, "embedding_dim": 4, "hops": 2, "weight_tying": "layerwise"},
+        {"vocabulary_size": V, "embedding_dim": 4, "hops": 2, **options},
         [stories, question],
-        expected_output_shape=(2, 4),
+        expected_output_shape=(2, width),
     )
     assert "failed" not in str(report)
 
@@ -134,3 +138,78 @@ def test_bad_inputs():
         EndToEndMemory(V, weight_tying="none")
     with pytest.raises(ValueError, match="`inputs`.*Received"):
         EndToEndMemory(V)([_ids(2, S), _ids(2, S)])
+
+
+def test_random_noise_inserts_empty_memories_in_order():
+    from keras_dlss.layers.end_to_end_memory import _insert_empty_memories
+
+    stories = np.zeros((2000, 20, 2), "int32")
+    stories[:, :10, 0] = np.arange(1, 11)  # ten statements, slot 0 the latest
+    moved = _np(_insert_empty_memories(stories, 0.1, keras.random.SeedGenerator(0)))
+    assert np.all(moved[:, :, 1] == 0)
+    moved = moved[..., 0]
+    for row in moved[:50]:  # at most 10 inserted before the oldest: none falls off the end
+        np.testing.assert_array_equal(row[row != 0], np.arange(1, 11))
+    # Each statement is pushed back by Binomial(i + 1, rate) empty memories.
+    oldest = np.argmax(moved == 10, axis=1)
+    assert abs(oldest.mean() - (9 + 10 * 0.1)) < 0.05
+
+
+def test_random_noise_only_in_training_and_only_through_the_temporal_encoding():
+    stories, question = _inputs()
+    stories[:, 2:] = 0  # room for the inserted memories: none is dropped
+    for te, changes in ((False, False), (True, True)):
+        layer = EndToEndMemory(V, D, hops=2, temporal_encoding=te, random_noise=0.6, seed=1)
+        base = _np(layer([stories, question]))
+        trained = _np(layer([stories, question], training=True))
+        np.testing.assert_allclose(_np(layer([stories, question], training=False)), base)
+        assert np.allclose(trained, base, atol=1e-6) != changes
+
+
+def test_tied_answer_is_the_last_output_embedding():
+    stories, question = _inputs()
+    tied = EndToEndMemory(V, D, hops=2, tied_answer=True)
+    logits = _np(tied([stories, question]))
+    state = EndToEndMemory(V, D, hops=2)
+    state([stories, question])
+    state.set_weights(tied.get_weights())
+    want = _np(state([stories, question])) @ _np(tied.word_embeddings[2]).T
+    np.testing.assert_allclose(logits, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="`tied_answer`"):
+        EndToEndMemory(V, weight_tying="layerwise", tied_answer=True)
+    with pytest.raises(ValueError, match="`random_noise`"):
+        EndToEndMemory(V, random_noise=1.0)
+
+
+def test_memn2n_with_the_paper_options_round_trips(tmp_path):
+    from keras_dlss.applications import MemN2N
+
+    stories, question = _inputs()
+    model = MemN2N(V, M, S, embedding_dim=D, hops=2, random_noise=0.1, tied_answer=True)
+    assert model.get_layer("answer").count_params() == 0
+    inputs = {"story": stories, "question": question}
+    path = str(tmp_path / "memn2n.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(_np(loaded(inputs)), _np(model(inputs)), rtol=1e-6)
+    np.testing.assert_allclose(_np(model(inputs)).sum(-1), 1.0, rtol=1e-5)
+
+
+def test_linear_start_learning_rate_until_the_switch():
+    stories, question = _inputs()
+    story_in = keras.Input((M, S), dtype="int32")
+    question_in = keras.Input((S,), dtype="int32")
+    layer = EndToEndMemory(V, D, hops=1, linear_start=True)
+    model = keras.Model([story_in, question_in], layer([story_in, question_in]))
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    callback = LinearStart(max_epochs=2, learning_rate=0.005)
+    callback.set_model(model)
+    callback.on_train_begin()
+    np.testing.assert_allclose(_np(model.optimizer.learning_rate), 0.005)
+    callback.on_epoch_end(0, {"val_loss": 1.0})
+    np.testing.assert_allclose(_np(model.optimizer.learning_rate), 0.005)
+    callback.on_epoch_end(1, {"val_loss": 0.5})  # max_epochs: the softmax goes back in
+    np.testing.assert_allclose(_np(model.optimizer.learning_rate), 0.01)
+    assert float(_np(layer.softmax_gate)) == 1.0
+    with pytest.raises(ValueError, match="`learning_rate`"):
+        LinearStart(learning_rate=0.0)
