@@ -1,9 +1,11 @@
 """SST-2: every TextClassifier kind, naive Bayes and NBSVM in one table, plus the negation probe.
 
 Trains on `../shared/data/sst2/train.tsv` (60,614 phrases and sentences),
-early-stops on `dev.tsv` (validation accuracy, best weights restored) and
-reports accuracy on the 872-sentence `test.tsv`, the training time, and
-accuracy on `keras_dlss.datasets.negation_probe` (overall and per category).
+early-stops on `dev.tsv` (validation accuracy, best weights restored; with
+`--select sentences` on 1,000 full sentences held out of train+dev instead,
+since `dev.tsv` holds phrases of the training sentences) and reports accuracy
+on the 872-sentence `test.tsv`, the training time, and accuracy on
+`keras_dlss.datasets.negation_probe` (overall and per category).
 Training batches are bucketed by length (16 / 32 / 64 tokens): most SST-2
 phrases are short, and padding every batch to the longest sentence would
 make the recurrent kinds several times slower. Everything runs on the
@@ -12,9 +14,8 @@ vectors: none ship with the package).
 
     .venv/bin/python benchmarks/sst2.py [--quick] [--kinds bow,cnn] [--epochs 4]
 
-`--pretrain` adds the small-data study (Dai & Le 2015): a BiLSTM classifier
-fine-tuned from a bidirectional LM pretrained on all training sentences vs
-one trained from scratch, at 1%, 10% and 100% of the training data.
+The small-data study (Dai & Le 2015: a BiLSTM fine-tuned from a pretrained
+bidirectional LM vs from scratch) is `benchmarks/sst2_pretrain.py`.
 """
 
 import argparse
@@ -80,6 +81,31 @@ class EpochLog(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class BestEpoch(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the best accuracy on a selection set.
+
+    Early stopping with restored weights, computed by `predict` so that it
+    sees the averaged weights when `SwapEMAWeights(swap_on_epoch=True)` runs
+    before it; it writes `val_accuracy` into the epoch's logs for `EpochLog`.
+    """
+
+    def __init__(self, x, y, patience):
+        super().__init__()
+        self.x, self.y, self.patience = x, y, patience
+        self.best, self.best_epoch, self.best_weights = -1.0, 0, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        predicted = self.model.predict(self.x, batch_size=256, verbose=0).argmax(-1)
+        accuracy = float(np.mean(predicted == self.y))
+        if logs is not None:
+            logs["val_accuracy"] = accuracy
+        if accuracy > self.best:
+            self.best, self.best_epoch = accuracy, epoch + 1
+            self.best_weights = self.model.get_weights()
+        elif epoch + 1 - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+
 class Buckets:
     """Shuffled batches, each padded to the smallest bucket that holds its longest text."""
 
@@ -112,11 +138,51 @@ class Buckets:
         return tf.data.Dataset.from_generator(generate, output_signature=signature)
 
 
-def load(quick):
+def held_out_sentences(texts, labels, count, seed=0):
+    """Splits SST-2 train+dev rows into training rows and `count` held-out FULL sentences.
+
+    A row is a sentence if it is no token substring of a longer row. The
+    held-out rows are `count` random sentences; removed from training are the
+    held-out sentences and every phrase that occurs only inside held-out
+    sentences (a phrase that also occurs in a training sentence stays, as the
+    phrases of `test.tsv`'s sentences that also occur in training sentences
+    do). So nothing is selected on a sentence whose parse was trained on.
+    """
+    tokens = [tuple(t.split()) for t in texts]
+    rows_of = {}
+    for i, t in enumerate(tokens):
+        rows_of.setdefault(t, []).append(i)
+
+    def spans(t):
+        return {t[a:b] for a in range(len(t)) for b in range(a + 1, len(t) + 1)}
+
+    contained = np.zeros(len(texts), bool)
+    for t in rows_of:
+        for span in spans(t) - {t}:
+            contained[rows_of.get(span, [])] = True
+    sentences = np.flatnonzero(~contained)
+    held = np.random.default_rng(seed).permutation(sentences)[:count]
+    kept_spans = set().union(*(spans(tokens[i]) for i in np.setdiff1d(sentences, held)))
+    held_spans = set().union(*(spans(tokens[i]) for i in held))
+    drop = np.array([t in held_spans and t not in kept_spans for t in tokens])
+    train = np.flatnonzero(~drop)
+    print(
+        f"held-out selection: {len(sentences)} sentences in train+dev, {len(held)} held out, "
+        f"{int(drop.sum())} rows (held-out sentences and their own phrases) left out of training"
+    )
+    pick = lambda rows: ([texts[i] for i in rows], labels[rows])  # noqa: E731
+    return pick(train), pick(held)
+
+
+def load(quick, select="dev", held_out=1000):
     split = {}
     for name in ("train", "dev", "test"):
         texts, labels, _ = read_text_classification(os.path.join(DATA, f"{name}.tsv"))
         split[name] = (texts, labels)
+    if select == "sentences":
+        texts = split["train"][0] + split["dev"][0]
+        labels = np.concatenate([split["train"][1], split["dev"][1]])
+        split["train"], split["dev"] = held_out_sentences(texts, labels, held_out)
     if quick:
         rng = np.random.default_rng(0)
         keep = rng.permutation(len(split["train"][0]))[:6000]
@@ -127,7 +193,7 @@ def load(quick):
 
 def train_kind(
     kind, x_train, y_train, x_dev, y_dev, vocab_size, epochs, seed=0, init=None, patience=2,
-    log=None,
+    log=None, ema=0.0, max_norm=None,
 ):  # fmt: skip
     keras.utils.set_random_seed(seed)
     learning_rate, hparams = SETTINGS[kind]
@@ -136,24 +202,25 @@ def train_kind(
         init(model)
     if kind == "sif":
         fit_sif(model, x_train)
+    if max_norm:  # Kim (2014): rescale each output unit's weight vector to norm <= max_norm
+        model.get_layer("probabilities").kernel.constraint = keras.constraints.MaxNorm(max_norm)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate, use_ema=ema > 0, ema_momentum=ema or 0.99),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         jit_compile=True,
     )
-    stop = keras.callbacks.EarlyStopping(
-        "val_accuracy", patience=patience, restore_best_weights=True, mode="max"
-    )
+    best = BestEpoch(x_dev, y_dev, patience)
+    swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema > 0 else []
     start = time.perf_counter()
     history = model.fit(
         Buckets(x_train, y_train, BATCH_SIZE, seed).dataset(),
-        validation_data=Buckets(x_dev, y_dev, 256).dataset(),
         epochs=epochs,
-        callbacks=[stop] + ([log] if log is not None else []),
+        callbacks=swap + [best] + ([log] if log is not None else []),
         verbose=2 if VERBOSE else 0,
     )
-    model.epochs_run = len(history.history["loss"])
+    model.set_weights(best.best_weights)
+    model.epochs_run, model.best_epoch = len(history.history["loss"]), best.best_epoch
     return model, time.perf_counter() - start
 
 
@@ -180,7 +247,16 @@ def main():
         "--budget-minutes", type=float, default=None, help="stop after the epoch that exceeds it"
     )
     parser.add_argument("--baselines", default="nb,nbsvm")
-    parser.add_argument("--pretrain", action="store_true", help="the Dai & Le study")
+    parser.add_argument(
+        "--select", choices=("dev", "sentences"), default="dev",
+        help="model selection on dev.tsv (phrases of SST-2 train sentences) or on --held-out "
+        "full sentences of train+dev, left out of training with their own phrases",
+    )  # fmt: skip
+    parser.add_argument("--held-out", type=int, default=1000, help="sentences for --select")
+    parser.add_argument("--ema", type=float, default=0.0, help="weight averaging momentum")
+    parser.add_argument("--max-norm", type=float, default=None, help="on the output weights")
+    parser.add_argument("--embedding-dim", type=int, default=None)
+    parser.add_argument("--hidden-dim", type=int, default=None)
     parser.add_argument("--out", default="sst2_results.json")
     args = parser.parse_args()
     if not os.path.isdir(DATA):
@@ -189,8 +265,11 @@ def main():
     global VERBOSE, BATCH_SIZE
     VERBOSE, BATCH_SIZE = args.verbose, args.batch_size
     for kind in SETTINGS:
-        SETTINGS[kind] = (SETTINGS[kind][0] * args.lr_scale, SETTINGS[kind][1])
-    split = load(args.quick)
+        sizes = {"embedding_dim": args.embedding_dim, "hidden_dim": args.hidden_dim}
+        hparams = {**SETTINGS[kind][1]}
+        hparams.update({k: n for k, n in sizes.items() if n and k in hparams})
+        SETTINGS[kind] = (SETTINGS[kind][0] * args.lr_scale, hparams)
+    split = load(args.quick, args.select, args.held_out)
     vocabulary = build_vocabulary(split["train"][0])
     encode = lambda texts: encode_texts(texts, vocabulary, 64)  # noqa: E731
     x = {k: encode(t) for k, (t, _) in split.items()}
@@ -216,7 +295,7 @@ def main():
     for kind in [k for k in args.kinds.split(",") if k]:
         model, seconds = train_kind(
             kind, x["train"], y["train"], x["dev"], y["dev"], len(vocabulary), epochs,
-            patience=args.patience,
+            patience=args.patience, ema=args.ema, max_norm=args.max_norm,
             log=(log := EpochLog(x["test"], y["test"], budget and 60 * budget)),
         )  # fmt: skip
         accuracy = float(np.mean(model.predict(x["test"], verbose=0).argmax(-1) == y["test"]))
@@ -225,95 +304,14 @@ def main():
         )
         rows.append(
             {"model": kind, "test_accuracy": accuracy, "train_s": seconds,
-             "epochs": model.epochs_run, **negation, "per_epoch": log.rows}
+             "epochs": model.epochs_run, "best_epoch": model.best_epoch, **negation,
+             "per_epoch": log.rows}
         )  # fmt: skip
         print(json.dumps(rows[-1]))
     print_table(rows)
     results = {"rows": rows, "quick": args.quick}
-    if args.pretrain:
-        results["pretraining"] = pretraining_study(x, y, len(vocabulary), epochs)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
-
-
-LM_VOCABULARY = 5000  # the LM predicts the 5,000 most frequent words (others: <unk>)
-
-
-class LMBatches(Buckets):
-    """Next-word (forward) and previous-word (backward) targets of each bucketed batch."""
-
-    def batch(self, i):
-        ids, _ = super().batch(i)
-        targets = np.where(ids < LM_VOCABULARY, ids, 1)
-        forward, backward = np.zeros_like(ids), np.zeros_like(ids)
-        forward[:, :-1], backward[:, 1:] = targets[:, 1:], targets[:, :-1]
-        weights = (
-            ((ids > 0) & (forward > 0)).astype("float32"),
-            ((ids > 0) & (backward > 0)).astype("float32"),
-        )
-        return ids, (forward, backward), weights
-
-
-def pretrain_bilm(x_train, vocab_size, epochs, seed=0):
-    """A bidirectional LSTM language model (ELMo-style) with the classifier's layer names."""
-    keras.utils.set_random_seed(seed)
-    _, hparams = SETTINGS["bilstm"]
-    ids = keras.Input((None,), dtype="int32")
-    h = keras.layers.Embedding(
-        vocab_size, hparams["embedding_dim"], mask_zero=True, name="embedding"
-    )(ids)
-    forward, backward = keras.layers.Bidirectional(
-        keras.layers.LSTM(hparams["hidden_dim"], return_sequences=True),
-        merge_mode=None,
-        name="bilstm",
-    )(h)
-    outputs = [
-        keras.layers.Dense(LM_VOCABULARY, name="next_word")(forward),
-        keras.layers.Dense(LM_VOCABULARY, name="previous_word")(backward),
-    ]
-    lm = keras.Model(ids, outputs)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    lm.compile(optimizer=keras.optimizers.Adam(1e-3), loss=[loss, loss], jit_compile=True)
-    start = time.perf_counter()
-    batches = LMBatches(x_train, np.zeros(len(x_train), "int32"), 64, seed)
-    history = lm.fit(batches.dataset(), epochs=epochs, verbose=0)
-    return lm, time.perf_counter() - start, float(history.history["loss"][-1])
-
-
-def pretraining_study(x, y, vocab_size, epochs):
-    """Test accuracy of a BiLSTM from scratch vs from the pretrained biLM, per data fraction."""
-    lm, seconds, loss = pretrain_bilm(x["train"], vocab_size, max(1, epochs // 2))
-    print(f"biLM pretrained in {seconds:.0f} s (final summed loss {loss:.2f})")
-
-    def init(model):
-        for name in ("embedding", "bilstm"):
-            model.get_layer(name).set_weights(lm.get_layer(name).get_weights())
-
-    rows = []
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(y["train"]))
-    for fraction in (0.01, 0.1, 1.0):
-        keep = order[: max(64, int(fraction * len(order)))]
-        row = {"fraction": fraction, "train_examples": len(keep), "lm_seconds": seconds}
-        for arm, initializer in (("scratch", None), ("pretrained", init)):
-            model, train_s = train_kind(
-                "bilstm", x["train"][keep], y["train"][keep], x["dev"], y["dev"], vocab_size,
-                max(epochs, 3) if fraction < 1 else epochs, init=initializer,
-            )  # fmt: skip
-            predicted = model.predict(x["test"], verbose=0).argmax(-1)
-            row[arm] = float(np.mean(predicted == y["test"]))
-            row[f"{arm}_s"] = train_s
-        rows.append(row)
-        print(json.dumps(row))
-    print(
-        "\n| training data | examples | from scratch | LM-pretrained | gain |\n|---|---|---|---|---|"
-    )
-    for r in rows:
-        print(
-            f"| {100 * r['fraction']:g}% | {r['train_examples']} | {100 * r['scratch']:.1f}% | "
-            f"{100 * r['pretrained']:.1f}% | {100 * (r['pretrained'] - r['scratch']):+.1f} |"
-        )
-    return rows
 
 
 def print_table(rows):
