@@ -108,6 +108,7 @@ EVERY_BACKEND = [
     "tests/layers/test_crf.py::test_conformance_tags_only_parallel",
     "tests/layers/test_deep_rnns.py::test_stacked_conformance",
     "tests/layers/test_deep_rnns.py::test_md_rnn_conformance",
+    "tests/layers/test_gated_feedback_lstm.py::test_gated_feedback_conformance",
     "tests/layers/test_dense_crf.py::test_conformance_exact_path_with_learned_compatibility",
     "tests/layers/test_edge_conv.py::test_edge_conv_conformance",
     "tests/layers/test_edge_conv.py::test_tnet_conformance_identity_start_and_loss",
