@@ -91,6 +91,7 @@ def _ops_nodes():
 # Run on every backend in CI (less that backend's `PENDING`): test modules of tests/ops,
 # conformance test functions of tests/layers (all their parameters).
 EVERY_BACKEND = [
+    "tests/ops/test_coverage.py",
     "tests/ops/test_crf.py",
     "tests/ops/test_dense_crf_ops.py",
     "tests/ops/test_fixed_point_ops.py",
@@ -249,6 +250,7 @@ EXPECTED = {
         "torch",
     ): _TF_TEST,
     ("tests/ops/test_fixed_point_ops.py::test_solves_cos_fixed_point[0]", "jax"): _DEMOTION,
+    ("tests/ops/test_coverage.py::test_float64_gradients", "jax"): _DEMOTION,
     ("tests/ops/test_pointer_generator.py::test_float64_gradients", "jax"): _DEMOTION,
     ("tests/ops/test_pointer_stack.py::test_same_under_xla_as_eager", "jax"): _TF_TEST,
     ("tests/ops/test_pointer_stack.py::test_same_under_xla_as_eager", "torch"): _TF_TEST,

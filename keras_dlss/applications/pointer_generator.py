@@ -7,6 +7,13 @@ softmax with the attention over the source, on a vocabulary extended by each
 example's source OOV words, so names and numbers never seen in training can
 be produced. Greedy and beam search are the landed `keras_dlss.decoding` ones:
 the step function maps extended ids back to `<unk>` before embedding them.
+
+With `coverage=True` (See et al. section 2.3) the Bahdanau scorer also sees
+the coverage vector (the sum of the previous steps' attention, carried in the
+decoder state by `_coverage.CoverageWrapper`), and `call` adds the coverage
+loss `sum_i min(a_ti, c_ti)` (`keras_dlss.ops.coverage_loss`), averaged over
+the real target steps and weighted by `coverage_loss_weight`, with `add_loss`,
+so `fit` minimizes NLL + lambda * coverage loss (the paper's eq. 13).
 """
 
 import keras
@@ -19,8 +26,10 @@ from keras_dlss._validation import (
     check_positive_int,
     check_range,
 )
+from keras_dlss.applications._coverage import CoverageWrapper
 from keras_dlss.applications.seq2seq import Seq2SeqTranslator
 from keras_dlss.layers.pointer_generator import PointerGenerator
+from keras_dlss.ops.coverage import coverage_loss
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
@@ -35,7 +44,8 @@ class PointerGeneratorTranslator(Seq2SeqTranslator):
     the final distribution for the teacher-forced decoder; compile with
     `SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)` (log-probs
     are their own log-softmax), i.e. the NLL of See et al. eq. 6. Teacher forcing
-    only (`regime` other than `"teacher_forcing"` raises).
+    only (`regime` other than `"teacher_forcing"` raises). With `coverage=True`
+    the coverage loss is added to it (see `coverage_loss_weight`).
 
     Decoded ids `>= target_vocab_size` are copied source words: map them back
     with `keras_dlss.ops.extended_ids_to_tokens(ids, vocabulary, oovs)`.
@@ -47,6 +57,15 @@ class PointerGeneratorTranslator(Seq2SeqTranslator):
             Defaults to `8`.
         unk_id: int. Target `<unk>` id, fed back to the decoder for extended
             ids. Defaults to `3` (the layout `<pad>, <start>, <end>, <unk>`).
+        coverage: bool. The coverage mechanism of See et al. section 2.3: the
+            attention scorer gets `w_c * c_ti` (`c_t`, the summed attention of
+            the previous steps, zero at padding), carried in the decoder state
+            through training, greedy and beam search. Needs
+            `attention="bahdanau"`. Defaults to `False`.
+        coverage_loss_weight: float >= 0. Lambda of the coverage loss
+            (`keras_dlss.ops.coverage_loss`, mean over the target steps that
+            are not padding) added to the NLL when `coverage=True`. Defaults
+            to `1.0` (the paper's value).
         **kwargs: the `Seq2SeqTranslator` arguments (`embedding_dim`, `units`,
             `attention`, `start_id`, `end_id`, `max_output_length`, `dropout`, ...).
 
@@ -72,14 +91,33 @@ class PointerGeneratorTranslator(Seq2SeqTranslator):
         - [Gulcehre et al., 2016](https://arxiv.org/abs/1603.08148)
     """
 
-    def __init__(self, source_vocab_size, target_vocab_size, max_oovs=8, unk_id=3, **kwargs):
+    def __init__(
+        self,
+        source_vocab_size,
+        target_vocab_size,
+        max_oovs=8,
+        unk_id=3,
+        coverage=False,
+        coverage_loss_weight=1.0,
+        **kwargs,
+    ):
         regime = kwargs.get("regime", "teacher_forcing")
         if regime != "teacher_forcing":
             raise ValueError(
                 "Argument `regime` must be 'teacher_forcing' for PointerGeneratorTranslator "
                 f"(the copy distribution needs the source ids at every step). Received: regime={regime!r}"
             )
+        if coverage and kwargs.get("attention", "bahdanau") != "bahdanau":
+            raise ValueError(
+                "Argument `coverage` needs attention='bahdanau' (See et al.'s coverage is a "
+                f"feature of the additive scorer). Received: coverage={coverage!r} with "
+                f"attention={kwargs['attention']!r}"
+            )
         super().__init__(source_vocab_size, target_vocab_size, **kwargs)
+        self.coverage = bool(coverage)
+        self.coverage_loss_weight = float(
+            check_range("coverage_loss_weight", coverage_loss_weight, 0.0)
+        )
         self.max_oovs = check_positive_int("max_oovs", max_oovs)
         self.unk_id = check_positive_int("unk_id", unk_id, 0)
         if self.unk_id >= self.target_vocab_size:
@@ -91,6 +129,11 @@ class PointerGeneratorTranslator(Seq2SeqTranslator):
         # alignments, which the wrapper then appends to its outputs.
         self.wrapper.return_alignments = True
         self.pointer_generator = PointerGenerator(self.max_oovs, name="pointer_generator")
+        if self.coverage:
+            self.coverage_cell = CoverageWrapper(self.wrapper, name="coverage")
+            self.coverage_decoder = keras.layers.RNN(
+                self.coverage_cell, return_sequences=True, name="coverage_decoder"
+            )
 
     @property
     def extended_size(self):
@@ -146,30 +189,54 @@ class PointerGeneratorTranslator(Seq2SeqTranslator):
             memory_mask=mask,
         )
 
-    def copy_log_probs(self, source, source_extended, target, training=False):
-        """Teacher-forced final-distribution log-probs `[B, T, V + max_oovs]`."""
+    def initial_decoder_state(self, source, training=False):
+        """The decoder's initial state for `source` (with zero coverage if `coverage`)."""
+        state = super().initial_decoder_state(source, training=training)
+        return self.coverage_cell.initial_state(state) if self.coverage else state
+
+    def _teacher_forced(self, source, source_extended, target, training):
         source_extended = self._check_extended(source, source_extended)
         state = self.initial_decoder_state(source, training=training)
         embedded = self.target_embedding(self._decoder_inputs(target))
         embedded = self.embedding_dropout(embedded, training=training)
-        hidden = self.decoder(embedded, initial_state=state, training=training)
+        decoder = self.coverage_decoder if self.coverage else self.decoder
+        hidden = decoder(embedded, initial_state=state, training=training)
         outputs, alignments = self.wrapper.split_alignments(hidden)
-        return self._final(outputs, alignments, embedded, state, source_extended)
+        log_probs = self._final(outputs, alignments, embedded, state, source_extended)
+        return log_probs, alignments, state[-1]
+
+    def copy_log_probs(self, source, source_extended, target, training=False):
+        """Teacher-forced final-distribution log-probs `[B, T, V + max_oovs]`."""
+        return self._teacher_forced(source, source_extended, target, training)[0]
+
+    def mean_coverage_loss(self, alignments, memory_mask, target):
+        """Coverage loss averaged over the target steps that are not padding (id 0)."""
+        steps = ops.cast(ops.not_equal(ops.cast(target, "int32"), 0), "float32")
+        per_step = ops.cast(coverage_loss(alignments, memory_mask), "float32")
+        return ops.sum(per_step * steps) / ops.maximum(ops.sum(steps), 1.0)
 
     def call(self, inputs, training=False):
         source, source_extended, target = self._unpack(inputs)
-        return self.copy_log_probs(source, source_extended, target, training=training)
+        log_probs, alignments, mask = self._teacher_forced(
+            source, source_extended, target, training
+        )
+        if self.coverage and self.coverage_loss_weight > 0:
+            loss = self.mean_coverage_loss(alignments, mask, target)
+            self.add_loss(self.coverage_loss_weight * loss)
+        return log_probs
 
     def step(self, tokens, state, training=False):
         """Decoding step `(tokens [N], [*wrapper state, source_extended]) -> (log_probs, state)`.
 
         `tokens` may be extended ids (a copied word fed back); `log_probs` is
-        `[N, V + max_oovs]`.
+        `[N, V + max_oovs]`. With `coverage`, the wrapper state holds the
+        coverage `[N, S]` before its attention vector (`initial_decoder_state`).
         """
         *wrapper_state, source_extended = state
         embedded = self.target_embedding(self._in_vocabulary(tokens))
         embedded = self.embedding_dropout(embedded, training=training)
-        output, new_state = self.wrapper(embedded, wrapper_state, training=training)
+        cell = self.coverage_cell if self.coverage else self.wrapper
+        output, new_state = cell(embedded, wrapper_state, training=training)
         output = output[:, : self.units]  # drop the appended alignments
         log_probs = self._final(output, new_state[-4], embedded, new_state, source_extended)
         return log_probs, [*new_state, source_extended]
@@ -202,8 +269,15 @@ class PointerGeneratorTranslator(Seq2SeqTranslator):
         """Alignments `[B, T, S]` of the decoder fed `target` (extended ids allowed)."""
         state = self.initial_decoder_state(source)
         embedded = self.target_embedding(self._decoder_inputs(target))
-        hidden = self.decoder(embedded, initial_state=state)
+        decoder = self.coverage_decoder if self.coverage else self.decoder
+        hidden = decoder(embedded, initial_state=state)
         return self.wrapper.split_alignments(hidden)[1]
 
     def get_config(self):
-        return {**super().get_config(), "max_oovs": self.max_oovs, "unk_id": self.unk_id}
+        return {
+            **super().get_config(),
+            "max_oovs": self.max_oovs,
+            "unk_id": self.unk_id,
+            "coverage": self.coverage,
+            "coverage_loss_weight": self.coverage_loss_weight,
+        }

@@ -1,5 +1,6 @@
 """keras_dlss.ops: public exports (each listed in `__all__`)."""
 
+from keras_dlss.ops.coverage import coverage_loss, coverage_vectors
 from keras_dlss.ops.crf import crf_decode, crf_log_likelihood, crf_log_partition, crf_marginals
 from keras_dlss.ops.crf_constraints import allowed_transitions
 from keras_dlss.ops.dense_crf import dense_crf_mean_field
@@ -64,4 +65,6 @@ __all__ = [
     "extend_vocabulary",
     "extended_ids_to_tokens",
     "final_distribution",
+    "coverage_loss",
+    "coverage_vectors",
 ]
