@@ -13,9 +13,10 @@ One builder, five ways to combine a CNN's view of the image with the question:
 - `"bilinear-full"`, `"bilinear-low_rank"`, `"bilinear-compact"`: a projected image
   vector and the question fused by `layers.BilinearPooling` in each form.
 
-All share one CNN stem (three 3×3 stride-2 convolutions with batch normalization),
-so the arms differ only in the fusion; coordinates are appended to the feature maps
-where a fusion needs positions (FiLM, relation network), as both papers do.
+All share one CNN stem (three 3×3 stride-2 convolutions with batch normalization, on
+the inverted image 1 - x so the blank canvas is 0), so the arms differ only in the
+fusion; coordinates are appended to the feature maps where a fusion needs positions
+(FiLM, relation network), as both papers do.
 """
 
 import keras
@@ -24,6 +25,12 @@ from keras import ops
 from keras_dlss._validation import check_one_of, check_positive_int, check_range
 from keras_dlss.applications.preset_compile import PresetCompile
 from keras_dlss.layers import BilinearPooling, FiLM
+
+# PyTorch's default (its momentum=0.1), which both papers' code uses. Keras's 0.99 averages
+# over ~100 steps of fast-changing stem weights; the lagging moving statistics then make
+# inference-mode answers on new images collapse (below the question-only floor) while the
+# training-mode accuracy climbs.
+_BN_MOMENTUM = 0.9
 
 FUSIONS = ("film", "concat", "relation", "bilinear-full", "bilinear-low_rank", "bilinear-compact")
 
@@ -156,10 +163,16 @@ class FiLMQuestionAnswering(PresetCompile, keras.Model):
 
         image = keras.Input((image_size, image_size, 3), name="image")
         question = keras.Input((question_dim,), name="question")
-        maps = image
+        # The stem sees 1 - image: the blank (white) canvas, ~85% of the pixels, becomes 0, so
+        # a convolution's response to it is its bias, which batch normalization cancels. On
+        # white = 1 that response is Σw + b, which Adam moves every step by a sizeable
+        # fraction of the channel's small std (~0.06 measured): the moving mean lags by
+        # standard deviations and inference-mode answers on new images collapse while
+        # training-mode ones improve (docs/multimodal.md, Evidence).
+        maps = layers.Rescaling(-1.0, offset=1.0, name="ink")(image)
         for i in range(3):
             maps = layers.Conv2D(filters, 3, strides=2, padding="same", name=f"stem_conv_{i}")(maps)
-            maps = layers.BatchNormalization(name=f"stem_bn_{i}")(maps)
+            maps = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"stem_bn_{i}")(maps)
             maps = layers.ReLU(name=f"stem_relu_{i}")(maps)
 
         if fusion == "film":
@@ -168,7 +181,7 @@ class FiLMQuestionAnswering(PresetCompile, keras.Model):
                 maps = layers.Conv2D(filters, 1, activation="relu", name=f"block_{b}_in")(maps)
                 residual = layers.Conv2D(filters, 3, padding="same", name=f"block_{b}_conv")(maps)
                 residual = layers.BatchNormalization(
-                    center=False, scale=False, name=f"block_{b}_bn"
+                    momentum=_BN_MOMENTUM, center=False, scale=False, name=f"block_{b}_bn"
                 )(residual)
                 # The paper's one linear generator for all blocks, split per block and per
                 # γ / β (a split linear map is the same map; no slicing in the graph).

@@ -94,3 +94,19 @@ def test_task_splits_by_image_and_reports_both_kinds():
     assert kinds["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     with pytest.raises(ValueError, match="`data`"):
         task.load_data("questions.json")
+
+
+def test_stem_moving_statistics_track_the_batch_statistics():
+    # Regression: on white-background images (blank canvas = 1) Adam moved each stem
+    # channel's response to the blank pixels faster than batch normalization's moving mean
+    # could follow; inference-mode answers on new images then collapsed below the
+    # question-only floor while training-mode accuracy kept rising.
+    model = FiLMQuestionAnswering(fusion="concat", filters=8, hidden=16, seed=0)
+    model.compile(run_eagerly=True)  # 30 tiny steps: tracing would cost more than running
+    train = sort_of_clevr(num_images=16, seed=1)
+    model.fit([train.images, train.questions], train.answers, epochs=3, batch_size=16, verbose=0)
+    bn = model.get_layer("stem_bn_0")
+    held_out = keras.ops.convert_to_numpy(keras.Model(model.inputs[0], bn.input)(DATA.images))
+    held_out = held_out.reshape(-1, held_out.shape[-1])
+    lag = np.abs(keras.ops.convert_to_numpy(bn.moving_mean) - held_out.mean(0))
+    assert np.all(lag < 0.25 * held_out.std(0)), lag / held_out.std(0)
