@@ -44,7 +44,8 @@ class MemN2N(PresetCompile, keras.Model):
         embedding_dim: int. Defaults to `20`.
         hops: int. Defaults to `3`.
         weight_tying: str. `"adjacent"` or `"layerwise"`. Defaults to `"adjacent"`.
-        position_encoding: bool. Defaults to `True`.
+        position_encoding: bool or str. `True` or `"paper"` (Sec. 4.1), `"released_code"`
+            (the authors' released formula), or `False` (bag of words). Defaults to `True`.
         temporal_encoding: bool. Defaults to `True`.
         linear_start: bool. Defaults to `True` (pair with the `LinearStart` callback).
         learning_rate: float. Preset Adam learning rate. Defaults to `0.01`.

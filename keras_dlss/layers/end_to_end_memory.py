@@ -30,14 +30,32 @@ from keras_dlss._validation import check_one_of, check_positive_int, check_range
 WEIGHT_TYING = ("adjacent", "layerwise")
 
 
-def position_encoding(word_mask, embedding_dim):
-    """`[..., S, d]` PE weights of Sukhbaatar et al. (2015) Sec. 4.1 for `word_mask` `[..., S]`."""
+POSITION_ENCODINGS = ("paper", "released_code")
+
+
+def position_encoding(word_mask, embedding_dim, formula="paper"):
+    """`[..., S, d]` PE weights of Sukhbaatar et al. (2015) for `word_mask` `[..., S]`.
+
+    `formula="paper"` is Sec. 4.1's `l_kj = (1 - j/J) - (k/d)(1 - 2j/J)`; `"released_code"` is
+    the authors' MemN2N-babi-matlab `1 + 4 (k - (d+1)/2) (j - (J+1)/2) / (d J)`, centred on 1.
+    J is each sentence's own word count in both, so padding a sentence changes nothing.
+    """
     mask = ops.cast(word_mask, "float32")
     length = ops.maximum(ops.sum(mask, axis=-1, keepdims=True), 1.0)  # J, per sentence
     j = ops.cumsum(mask, axis=-1)  # 1-based index of each real word
+    if formula == "released_code":
+        k = ops.arange(1, embedding_dim + 1, dtype="float32") - (embedding_dim + 1) / 2
+        centred = ops.expand_dims((j - (length + 1.0) / 2) / length, -1)
+        return 1.0 + 4.0 * k * centred / embedding_dim
     k = ops.arange(1, embedding_dim + 1, dtype="float32") / embedding_dim
     ratio = ops.expand_dims(j / length, -1)
     return (1.0 - ratio) - k * (1.0 - 2.0 * ratio)
+
+
+def _check_position_encoding(value):
+    """`True`/`False` as a bool (the configs saved before the formula option), else a formula."""
+    check_one_of("position_encoding", value, (True, False, *POSITION_ENCODINGS))
+    return value if isinstance(value, str) else bool(value)
 
 
 def _insert_empty_memories(stories, rate, seed):
@@ -66,8 +84,10 @@ class EndToEndMemory(keras.layers.Layer):
         embedding_dim: int. Dimension d of memories and controller. Defaults to `20`.
         hops: int. Number of memory hops K. Defaults to `3`.
         weight_tying: str. `"adjacent"` or `"layerwise"`. Defaults to `"adjacent"`.
-        position_encoding: bool. Weight words by position (PE); else bag of words.
-            Defaults to `True`.
+        position_encoding: bool or str. Weight words by position (PE): `True` or
+            `"paper"` for Sec. 4.1's formula, `"released_code"` for the authors' released
+            code's (on bAbI 1k it solves task 16, basic induction, which the paper's
+            leaves at ~54% error); `False` for a bag of words. Defaults to `True`.
         temporal_encoding: bool. Add a learned vector per memory slot (TE).
             Defaults to `True`.
         linear_start: bool. Start without the attention softmax (LS); enable it
@@ -130,7 +150,7 @@ class EndToEndMemory(keras.layers.Layer):
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.hops = check_positive_int("hops", hops)
         self.weight_tying = check_one_of("weight_tying", weight_tying, WEIGHT_TYING)
-        self.position_encoding = bool(position_encoding)
+        self.position_encoding = _check_position_encoding(position_encoding)
         self.temporal_encoding = bool(temporal_encoding)
         self.linear_start = bool(linear_start)
         self.random_noise = float(
@@ -207,8 +227,9 @@ class EndToEndMemory(keras.layers.Layer):
         word_mask = ops.not_equal(ids, 0)
         weights = ops.cast(ops.expand_dims(word_mask, -1), vectors.dtype)
         if self.position_encoding:
+            formula = "paper" if self.position_encoding is True else self.position_encoding
             weights = weights * ops.cast(
-                position_encoding(word_mask, self.embedding_dim), vectors.dtype
+                position_encoding(word_mask, self.embedding_dim, formula), vectors.dtype
             )
         out = ops.sum(vectors * weights, axis=-2)
         if temporal is not None:

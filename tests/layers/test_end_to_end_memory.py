@@ -23,8 +23,8 @@ def _inputs():
     return stories, _ids(2, S, low=1)
 
 
-def _pe(words, d):
-    """Eq. of Sec. 4.1, written per word with 1-based j and k."""
+def _pe(words, d, formula="paper"):
+    """Eq. of Sec. 4.1 (or the released code's), written per word with 1-based j and k."""
     real = [w for w in words if w != 0]
     big_j = max(len(real), 1)
     out, j = np.zeros((len(words), d)), 0
@@ -33,12 +33,18 @@ def _pe(words, d):
             continue
         j += 1
         for k in range(1, d + 1):
-            out[pos, k - 1] = (1 - j / big_j) - (k / d) * (1 - 2 * j / big_j)
+            if formula == "released_code":  # MemN2N-babi-matlab, build_model.m
+                out[pos, k - 1] = 1 + 4 * (k - (d + 1) / 2) * (j - (big_j + 1) / 2) / (d * big_j)
+            else:
+                out[pos, k - 1] = (1 - j / big_j) - (k / d) * (1 - 2 * j / big_j)
     return out
 
 
 def _embed(words, table, pe):
-    weights = _pe(words, table.shape[1]) if pe else (np.array(words) != 0)[:, None] * 1.0
+    if pe:
+        weights = _pe(words, table.shape[1], "paper" if pe is True else pe)
+    else:
+        weights = (np.array(words) != 0)[:, None] * 1.0
     return (table[np.array(words)] * weights).sum(0)
 
 
@@ -82,9 +88,21 @@ def test_bag_of_words_without_position_encoding():
     np.testing.assert_allclose(got, _reference(layer, stories, question, pe=False), rtol=1e-4)
 
 
-def test_padding_words_and_memories_change_nothing():
+def test_released_code_position_encoding_matches_its_formula():
     stories, question = _inputs()
-    layer = EndToEndMemory(V, D, hops=3, temporal_encoding=False)
+    layer = EndToEndMemory(V, D, hops=2, position_encoding="released_code")
+    got = _np(layer([stories, question]))
+    want = _reference(layer, stories, question, pe="released_code")
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    # It is a different weighting from the paper's, not a renamed one.
+    paper = _reference(layer, stories, question, pe=True)
+    assert np.abs(got - paper).max() > 1e-2
+
+
+@pytest.mark.parametrize("formula", [True, "released_code"])
+def test_padding_words_and_memories_change_nothing(formula):
+    stories, question = _inputs()
+    layer = EndToEndMemory(V, D, hops=3, temporal_encoding=False, position_encoding=formula)
     base = _np(layer([stories, question]))
     # Longer sentences (an extra padded word) and more empty memory slots.
     wider = np.pad(stories, ((0, 0), (0, 2), (0, 3)))
@@ -120,7 +138,10 @@ def test_linear_start_removes_the_softmax_until_the_callback_fires():
 
 @pytest.mark.parametrize(
     "options, width",
-    [({"weight_tying": "layerwise"}, 4), ({"tied_answer": True, "random_noise": 0.1}, V)],
+    [
+        ({"weight_tying": "layerwise", "position_encoding": "released_code"}, 4),
+        ({"tied_answer": True, "random_noise": 0.1}, V),
+    ],
 )
 def test_conformance(options, width):
     stories, question = _inputs()
@@ -136,6 +157,8 @@ def test_conformance(options, width):
 def test_bad_inputs():
     with pytest.raises(ValueError, match="`weight_tying`"):
         EndToEndMemory(V, weight_tying="none")
+    with pytest.raises(ValueError, match="`position_encoding`.*Received: position_encoding='code'"):
+        EndToEndMemory(V, position_encoding="code")
     with pytest.raises(ValueError, match="`inputs`.*Received"):
         EndToEndMemory(V)([_ids(2, S), _ids(2, S)])
 
