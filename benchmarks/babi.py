@@ -10,6 +10,11 @@ every 25 epochs for 100 epochs; loss summed over batches of 32, each gradient cl
 norm 40; `--restarts` runs from fresh initializations, of which the one with the lowest
 *validation* error is reported (the test error is never used to choose). The restarts
 are trained together, `jax.vmap` over the library model's `stateless_call` (JAX only).
+`--position-encoding` picks the library's PE (`paper`: Sec. 4.1 as written; `code-own-J`:
+`position_encoding="released_code"`, the authors' released formula) or, for the ablation, the
+released code's formula with its fixed J (`code`) or the paper's with a fixed J (`paper-fixed-J`),
+by replacing the layer module's `position_encoding` function in this process; `--lr` is the rate after linear
+start (the released code: 0.005). The test error never chooses anything here.
 The optional LSTM (`--lstm-epochs`) reads the story's latest `--lstm-memory` statements
 then the question. Prints each restart and the table after every task; `--out` keeps a
 JSON that `--resume` extends with more restarts.
@@ -34,6 +39,35 @@ from keras_dlss.applications import MemN2N  # noqa: E402
 from keras_dlss.datasets import babi_vocabulary, read_babi, vectorize_babi  # noqa: E402
 
 
+def _fixed_j_encoding(formula):
+    """A PE with J fixed at the padded sentence length + 1 (the released code's), for the ablation.
+
+    "paper" is Sec. 4.1's `l_kj = (1 - j/J) - (k/d)(1 - 2j/J)`; "code" is the authors' released
+    code's (MemN2N-babi-matlab, build_model.m) `1 + 4 (k - (d + 1) / 2) (j - (J + 1) / 2) / (d J)`,
+    about twice the paper's. With each sentence's own J both are the library's
+    (`position_encoding=True` and `"released_code"`); the + 1 is the released code's time word.
+    """
+
+    def encoding(word_mask, embedding_dim, formula_of_the_layer=None):
+        del formula_of_the_layer  # the ablation's formula replaces the layer's
+        mask = keras.ops.cast(word_mask, "float32")
+        j = keras.ops.expand_dims(keras.ops.cumsum(mask, axis=-1), -1)  # 1-based word index
+        big_j = float(word_mask.shape[-1] + 1)
+        d = embedding_dim
+        k = keras.ops.arange(1, d + 1, dtype="float32")
+        if formula == "paper":
+            return (1.0 - j / big_j) - (k / d) * (1.0 - 2.0 * j / big_j)
+        return 1.0 + 4.0 * (k - (d + 1) / 2) * (j - (big_j + 1) / 2) / (d * big_j)
+
+    return encoding
+
+
+# --position-encoding: the library's two formulas (own J), and the fixed-J ablations, which
+# replace the layer module's `position_encoding` function in this process.
+_LIBRARY_ENCODINGS = {"paper": True, "code-own-J": "released_code"}
+_FIXED_J_ENCODINGS = {"code": "code", "paper-fixed-J": "paper"}
+
+
 def _split(train, seed):
     order = np.random.default_rng(seed).permutation(len(train))
     n_val = len(train) // 10
@@ -47,6 +81,7 @@ def _build_memn2n(vocab, arrays, args):
         s.shape[1],
         s.shape[2],
         linear_start=True,
+        position_encoding=_LIBRARY_ENCODINGS.get(args.position_encoding, True),
         random_noise=args.random_noise,
         tied_answer=True,
     )
@@ -54,8 +89,8 @@ def _build_memn2n(vocab, arrays, args):
 
 
 def _paper_rates(args):
-    """Per-epoch learning rate after linear start: `rate` halved every `halve_every` epochs."""
-    return [0.01 * 0.5 ** (e // args.halve_every) for e in range(args.epochs)]
+    """Per-epoch learning rate after linear start: `--lr` halved every `halve_every` epochs."""
+    return [args.lr * 0.5 ** (e // args.halve_every) for e in range(args.epochs)]
 
 
 def _train_restarts(model, arrays, args, seeds):
@@ -147,13 +182,16 @@ def _train_restarts(model, arrays, args, seeds):
     for split, (xs, xq, y) in (("train", (s, q, a)), ("val", (vs, vq, va)), ("test", (ts, tq, ta))):
         errors, losses = run_eval(trainable, non_trainable, xs, xq, y)
         for run, err, loss in zip(runs, np.asarray(errors), np.asarray(losses)):
-            run[f"{split}_error"], run[f"{split}_loss"] = max(float(err), 0.0), float(loss)
+            run[f"{split}_error"], run[f"{split}_loss"] = abs(float(err)), float(loss)
     return runs
 
 
-def _select(restarts):
-    """The restart with the lowest validation error (then loss); the test error is never used."""
-    return min(restarts, key=lambda r: (r["val_error"], r["val_loss"]))
+def _select(restarts, split="val"):
+    """The restart with the lowest `split` error (then loss); the test error is never used.
+
+    `"val"` is ours; `"train"` is the paper's rule (lowest training error of 10 runs).
+    """
+    return min(restarts, key=lambda r: (r[f"{split}_error"], r[f"{split}_loss"]))
 
 
 def _lstm_inputs(stories, questions, memory):
@@ -201,22 +239,25 @@ def _task_arrays(data, task):
 
 
 def _table(results):
-    print("| task | MemN2N error % (selected) | restarts | test error % of each restart |")
-    print("|---|---|---|---|")
+    print(
+        "| task | MemN2N error %, chosen by validation | by training error (paper) "
+        "| restarts | test error % of each restart |"
+    )
+    print("|---|---|---|---|---|")
     errors = []
-    for name, runs in results.items():
+    for name, runs in sorted(results.items(), key=lambda item: int(item[0][2:].split("_")[0])):
         if not runs["memn2n"]:
             continue
-        best = _select(runs["memn2n"])
-        errors.append(best["test_error"])
-        each = " ".join(f"{r['test_error']:.1f}" for r in runs["memn2n"])
-        print(f"| {name} | {best['test_error']:.1f} | {len(runs['memn2n'])} | {each} |")
-    errors = np.array(errors)
-    print(
-        f"MemN2N: mean error {errors.mean():.1f}% over {len(errors)} tasks, "
-        f"passed (<= 5%) {(errors <= 5).sum()}",
-        flush=True,
-    )
+        chosen = [abs(_select(runs["memn2n"], split)["test_error"]) for split in ("val", "train")]
+        errors.append(chosen)
+        each = " ".join(f"{abs(r['test_error']):.1f}" for r in runs["memn2n"])
+        print(f"| {name} | {chosen[0]:.1f} | {chosen[1]:.1f} | {len(runs['memn2n'])} | {each} |")
+    for rule, e in zip(("validation", "training error"), np.array(errors).T):
+        print(
+            f"MemN2N chosen by {rule}: mean error {e.mean():.1f}% over {len(e)} tasks, "
+            f"passed (<= 5%) {(e <= 5).sum()}",
+            flush=True,
+        )
 
 
 def main():
@@ -229,6 +270,19 @@ def main():
         type=int,
         default=20,
         help="epochs without a new best validation loss that end linear start",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=0.01,
+        help="SGD rate after linear start (the paper's text: 0.01; its released code: 0.005)",
+    )
+    parser.add_argument(
+        "--position-encoding",
+        choices=(*_LIBRARY_ENCODINGS, *_FIXED_J_ENCODINGS),
+        default="paper",
+        help="the paper's l_kj with each sentence's J (the library's), the released code's "
+        "(its formula, J fixed), or one of the two halves of that change",
     )
     parser.add_argument("--halve-every", type=int, default=25)
     parser.add_argument("--restarts", type=int, default=10)
@@ -245,6 +299,11 @@ def main():
     else:
         tasks = [int(t) for t in args.tasks.split(",")]
     print(f"backend {keras.config.backend()}; {vars(args)}", flush=True)
+    if args.position_encoding in _FIXED_J_ENCODINGS:
+        from keras_dlss.layers import end_to_end_memory
+
+        pe = _fixed_j_encoding(_FIXED_J_ENCODINGS[args.position_encoding])
+        end_to_end_memory.position_encoding = pe
     data = {task: _task_arrays(args.data, task) for task in tasks}
     results = {name: {"memn2n": []} for name, _, _ in data.values()}
     if args.resume and os.path.exists(args.out):  # more restarts for the tasks of an earlier run
