@@ -58,7 +58,9 @@ def content_addressing(memory, key, strength):
     check_rank("memory", memory, 3)
     check_rank("key", key, 2)
     dot = ops.sum(memory * key[:, None, :], axis=-1)
-    norms = ops.sqrt(ops.sum(ops.square(memory), -1) * ops.sum(ops.square(key), -1)[:, None])
+    squared = ops.sum(ops.square(memory), -1) * ops.sum(ops.square(key), -1)[:, None]
+    # The floor keeps sqrt's gradient finite when a row is erased to exactly zero (else NaN).
+    norms = ops.sqrt(ops.maximum(squared, _EPSILON**2))
     similarity = dot / (norms + _EPSILON)
     return ops.softmax(_column(strength) * similarity, axis=-1)
 
@@ -103,7 +105,12 @@ def circular_shift(weights, shift):
 
 def sharpen(weights, gamma):
     """`weights^gamma / sum(weights^gamma)` (Eq. 9); gamma `[batch]`, >= 1."""
-    powered = ops.power(weights + _EPSILON, _column(gamma))
+    # Dividing by the largest weight first changes nothing mathematically but keeps the
+    # largest power at 1: a flat weighting (1/128) to the power 20 underflows float32 to 0,
+    # and 0 / 0 is NaN (a full-size copy run went NaN before this).
+    weights = weights + _EPSILON
+    weights = weights / ops.max(weights, axis=-1, keepdims=True)
+    powered = ops.power(weights, _column(gamma))
     return powered / ops.sum(powered, axis=-1, keepdims=True)
 
 

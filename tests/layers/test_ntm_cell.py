@@ -38,6 +38,23 @@ def test_sharpen_and_interpolate_by_hand():
     np.testing.assert_allclose(mixed, [[0.25, 0, 0.75]])
 
 
+def test_addressing_stays_finite_where_it_used_to_underflow():
+    # A flat weighting over 128 locations to the power 30 underflows float32 (was 0 / 0).
+    flat = np.full((1, 128), 1 / 128, "float32")
+    np.testing.assert_allclose(_np(sharpen(flat, _f([30.0]))), flat, rtol=1e-5)
+    # A memory row erased to exactly zero: sqrt's gradient at 0 was inf, the loss NaN.
+    memory = keras.ops.convert_to_tensor(_f([[[0, 0], [1, 0]]]))
+    key = keras.ops.convert_to_tensor(_f([[1, 1]]))
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(memory)
+            loss = keras.ops.sum(content_addressing(memory, key, _f([5.0]))[:, 0])
+        grad = _np(tape.gradient(loss, memory))
+        assert np.isfinite(grad).all()
+
+
 def test_content_addressing_is_a_softmax_of_cosines():
     memory = _f([[[1, 0], [0, 1], [1, 1]]])
     key = _f([[2, 0]])
