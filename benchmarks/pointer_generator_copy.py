@@ -88,17 +88,21 @@ def generate(rng, n, names):
     return sources, targets
 
 
+def vocabulary(split, min_count):
+    """The special tokens, then every source or target word seen `min_count` times or more."""
+    counts = {}
+    for words in split[0] + split[1]:
+        for w in words:
+            counts[w] = counts.get(w, 0) + 1
+    return SPECIALS + sorted(w for w, c in counts.items() if c >= min_count and w not in SPECIALS)
+
+
 def build_data(args):
     rng = np.random.default_rng(args.seed)
     names = make_name_pool(rng, args.names)
     train = generate(rng, args.train, names)
     test = generate(rng, args.test, names)
-    counts = {}
-    for words in train[0] + train[1]:
-        for w in words:
-            counts[w] = counts.get(w, 0) + 1
-    words = sorted(w for w, c in counts.items() if c >= args.min_count and w not in SPECIALS)
-    vocab = SPECIALS + words
+    vocab = vocabulary(train, args.min_count)
 
     def arrays(split):
         batch = extend_vocabulary(

@@ -41,27 +41,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from pointer_generator_copy import (  # noqa: E402  (the sibling benchmark: same task family)
+    END,
+    START,
+    UNK,
+    decode,
+    make_name_pool,
+    vocabulary,
+)
 
 from keras_dlss.applications import PointerGeneratorTranslator  # noqa: E402
-from keras_dlss.ops import extend_vocabulary, extended_ids_to_tokens  # noqa: E402
+from keras_dlss.ops import extend_vocabulary  # noqa: E402
 
-SPECIALS = ["<pad>", "<start>", "<end>", "<unk>"]
-START, END, UNK = 1, 2, 3
 TEMPLATES = [
     "please add {names} to the call at {time}",
     "could you invite {names} for {time}",
     "at {time} i need {names} in the meeting",
     "set up a call with {names} at {time} please",
 ]
-
-
-def make_name_pool(rng, n):
-    consonants, vowels = list("bcdfghjklmnprstvz"), list("aeiou")
-    names = set()
-    while len(names) < n:
-        k = rng.integers(2, 4)
-        names.add("".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(k)))
-    return sorted(names)
 
 
 def generate(rng, n, pool, min_names, max_names):
@@ -87,12 +84,7 @@ def build_data(args):
         f"3-{args.max_names} names": generate(rng, args.test, pool, 3, args.max_names),
         f"{low}-{high} names (longer than trained)": generate(rng, args.test, pool, low, high),
     }
-    counts = {}
-    for words in train[0] + train[1]:
-        for w in words:
-            counts[w] = counts.get(w, 0) + 1
-    words = sorted(w for w, c in counts.items() if c >= args.min_count and w not in SPECIALS)
-    vocab = SPECIALS + words
+    vocab = vocabulary(train, args.min_count)
     length = max(high, args.max_names) + 4
     # Test sources share one padded length, so each decoder compiles once.
     source_length = max(len(s) for split in tests.values() for s in split[0])
@@ -138,15 +130,6 @@ def repetition_scores(predicted, batch):
     return exact / n, repeats * per, with_repeat / n, duplicates * per, found / max(1, names)
 
 
-def decode(model, batch, vocab, beam):
-    args = (batch["source"], batch["source_extended"])
-    if beam:
-        ids = model.beam_search(*args, beam_width=4)[0][:, 0]
-    else:
-        ids = model.greedy_search(*args)[0]
-    return extended_ids_to_tokens(keras.ops.convert_to_numpy(ids), vocab, batch["oovs"], END)
-
-
 def build(args, vocab, length, coverage):
     keras.utils.set_random_seed(args.seed)
     model = PointerGeneratorTranslator(
@@ -187,7 +170,7 @@ def run_arm(args, vocab, data, tests, length, coverage):
         for split, test in tests.items():
             for beam in (False, True):
                 start = time.perf_counter()
-                scores = repetition_scores(decode(model, test, vocab, beam), test)
+                scores = repetition_scores(decode(model, test, vocab, beam, copy=True), test)
                 took = time.perf_counter() - start
                 kind = "beam 4" if beam else "greedy"
                 rows.append((coverage, epoch, split, kind, *scores, seconds, loss))
