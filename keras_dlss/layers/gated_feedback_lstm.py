@@ -28,12 +28,13 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_positive_int
+from keras_dlss.layers._lstm_options import LSTMOptions
 
 __all__ = ["GatedFeedbackLSTMCell"]
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
-class GatedFeedbackLSTMCell(keras.layers.Layer):
+class GatedFeedbackLSTMCell(LSTMOptions, keras.layers.Layer):
     """Gated-feedback LSTM cell: `num_layers` LSTMs, every layer reading all previous states.
 
     Args:
@@ -83,10 +84,9 @@ class GatedFeedbackLSTMCell(keras.layers.Layer):
         super().__init__(**kwargs)
         self.units = check_positive_int("units", units)
         self.num_layers = check_positive_int("num_layers", num_layers)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.unit_forget_bias = bool(unit_forget_bias)
+        self.set_lstm_options(
+            kernel_initializer, recurrent_initializer, bias_initializer, unit_forget_bias
+        )
         self.output_size = self.units * self.num_layers
         # The output is the first state: Keras's JAX and torch RNNs emit `states[0]` at masked
         # steps, so the previous output must be carried there.
@@ -133,20 +133,9 @@ class GatedFeedbackLSTMCell(keras.layers.Layer):
             )
             self.biases.append(
                 self.add_weight(
-                    shape=(4 * u + n,), initializer=self._bias_initializer(), name=f"bias_{j}"
+                    shape=(4 * u + n,), initializer=self.lstm_bias_initializer(u), name=f"bias_{j}"
                 )
             )
-
-    def _bias_initializer(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        base, u = self.bias_initializer, self.units
-
-        def initializer(shape, dtype=None):
-            bias = base(shape, dtype=dtype)
-            return ops.concatenate([bias[:u], bias[u : 2 * u] + 1.0, bias[2 * u :]], axis=0)
-
-        return initializer
 
     def call(self, inputs, states, training=None):
         u, n = self.units, self.num_layers
@@ -179,8 +168,5 @@ class GatedFeedbackLSTMCell(keras.layers.Layer):
             **super().get_config(),
             "units": self.units,
             "num_layers": self.num_layers,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "unit_forget_bias": self.unit_forget_bias,
+            **self.lstm_options_config(),
         }

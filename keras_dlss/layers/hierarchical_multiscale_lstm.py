@@ -27,13 +27,14 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_positive_int, check_range
+from keras_dlss.layers._lstm_options import LSTMOptions
 from keras_dlss.ops.hierarchical_multiscale import hmlstm_update, straight_through_boundary
 
 __all__ = ["HierarchicalMultiscaleLSTM", "HierarchicalMultiscaleLSTMCell"]
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
-class HierarchicalMultiscaleLSTMCell(keras.layers.Layer):
+class HierarchicalMultiscaleLSTMCell(LSTMOptions, keras.layers.Layer):
     """HM-LSTM cell: `num_layers` stacked LSTMs with learned COPY/UPDATE/FLUSH boundaries.
 
     Args:
@@ -96,10 +97,9 @@ class HierarchicalMultiscaleLSTMCell(keras.layers.Layer):
         self.initial_slope = float(check_range("slope", slope, 0.0, low_inclusive=False))
         self.straight_through = bool(straight_through)
         self.return_boundaries = bool(return_boundaries)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.unit_forget_bias = bool(unit_forget_bias)
+        self.set_lstm_options(
+            kernel_initializer, recurrent_initializer, bias_initializer, unit_forget_bias
+        )
         self.output_size = self.units * self.num_layers + (
             self.num_layers - 1 if self.return_boundaries else 0
         )
@@ -146,7 +146,7 @@ class HierarchicalMultiscaleLSTMCell(keras.layers.Layer):
                 )
             self.biases.append(
                 self.add_weight(
-                    shape=(cols,), initializer=self._bias_initializer(), name=f"bias_{layer}"
+                    shape=(cols,), initializer=self.lstm_bias_initializer(0), name=f"bias_{layer}"
                 )
             )
         self.slope = self.add_weight(
@@ -155,17 +155,6 @@ class HierarchicalMultiscaleLSTMCell(keras.layers.Layer):
             trainable=False,
             name="slope",
         )
-
-    def _bias_initializer(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        base, u = self.bias_initializer, self.units
-
-        def initializer(shape, dtype=None):
-            bias = base(shape, dtype=dtype)
-            return ops.concatenate([bias[:u] + 1.0, bias[u:]], axis=0)
-
-        return initializer
 
     def call(self, inputs, states, training=None):
         u, n = self.units, self.num_layers
@@ -213,10 +202,7 @@ class HierarchicalMultiscaleLSTMCell(keras.layers.Layer):
             "slope": self.initial_slope,
             "straight_through": self.straight_through,
             "return_boundaries": self.return_boundaries,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "unit_forget_bias": self.unit_forget_bias,
+            **self.lstm_options_config(),
         }
 
 

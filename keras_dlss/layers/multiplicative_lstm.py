@@ -24,12 +24,13 @@ import keras
 from keras import ops
 
 from keras_dlss._validation import check_positive_int
+from keras_dlss.layers._lstm_options import LSTMOptions
 
 __all__ = ["MultiplicativeLSTMCell"]
 
 
 @keras.saving.register_keras_serializable(package="keras_dlss")
-class MultiplicativeLSTMCell(keras.layers.Layer):
+class MultiplicativeLSTMCell(LSTMOptions, keras.layers.Layer):
     """Multiplicative LSTM cell: input-dependent recurrent transitions through `m[t]`.
 
     Args:
@@ -72,10 +73,9 @@ class MultiplicativeLSTMCell(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.units = check_positive_int("units", units)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.unit_forget_bias = bool(unit_forget_bias)
+        self.set_lstm_options(
+            kernel_initializer, recurrent_initializer, bias_initializer, unit_forget_bias
+        )
         self.state_size = [self.units, self.units]
         self.output_size = self.units
 
@@ -96,15 +96,9 @@ class MultiplicativeLSTMCell(keras.layers.Layer):
         self.recurrent_kernel = self.add_weight(
             shape=(u, 4 * u), initializer=self.recurrent_initializer, name="recurrent_kernel"
         )
-        bias_initializer = self.bias_initializer
-        if self.unit_forget_bias:
-            base = self.bias_initializer
-
-            def bias_initializer(shape, dtype=None):
-                bias = base(shape, dtype=dtype)
-                return ops.concatenate([bias[:u], bias[u : 2 * u] + 1.0, bias[2 * u :]], axis=0)
-
-        self.bias = self.add_weight(shape=(4 * u,), initializer=bias_initializer, name="bias")
+        self.bias = self.add_weight(
+            shape=(4 * u,), initializer=self.lstm_bias_initializer(u), name="bias"
+        )
 
     def call(self, inputs, states, training=None):
         h, c = states[0], states[1]
@@ -128,8 +122,5 @@ class MultiplicativeLSTMCell(keras.layers.Layer):
         return {
             **super().get_config(),
             "units": self.units,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "unit_forget_bias": self.unit_forget_bias,
+            **self.lstm_options_config(),
         }
